@@ -1,0 +1,210 @@
+"""
+The application: routes and blueprints collected into one URL map.
+
+:class:`App` only collects. Matching lives in :mod:`wsroute.routing` and
+serving in :mod:`wsroute.server`; :meth:`App.serve` and :meth:`App.run` are
+shortcuts to the latter.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.routing import BaseConverter, Map, Rule
+
+from . import server
+from .blueprints import Blueprint, mount
+from .exceptions import SetupError
+from .routing import Handler, Route, build_url, check_handler, describe
+from .scaffold import Scaffold
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import Server
+
+__all__ = ["App"]
+
+
+class App(Scaffold):
+    """
+    A WebSocket application: handlers routed by URL.
+
+    ::
+
+        app = App()
+
+        @app.route("/echo")
+        async def echo(ws):
+            async for message in ws:
+                await ws.send(message)
+
+        app.run()
+
+    Routes are checked as they are declared, and compiled into a werkzeug
+    :class:`~werkzeug.routing.Map` once, when the app starts serving (or first
+    builds a URL). From then on, the app's setup is finished: declaring more
+    routes raises :exc:`~wsroute.SetupError`.
+
+    Args:
+        converters: Custom werkzeug converters by name, in addition to
+            werkzeug's ``string``, ``int``, ``float``, ``path``, ``uuid`` and
+            ``any``. Also available, until setup finishes, as
+            :attr:`converters`.
+        strict_slashes: Default of the routes' ``strict_slashes`` option.
+        merge_slashes: Default of the routes' ``merge_slashes`` option.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        converters: Mapping[str, type[BaseConverter]] | None = None,
+        strict_slashes: bool = True,
+        merge_slashes: bool = True,
+    ) -> None:
+        self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
+        self.strict_slashes = strict_slashes
+        self.merge_slashes = merge_slashes
+        #: Every rule of the app, blueprints' included, in declaration order.
+        self.rules: list[Rule] = []
+        #: Registered blueprints by the name their endpoints carry.
+        self.blueprints: dict[str, Blueprint] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._url_map: Map | None = None
+
+    def __repr__(self) -> str:
+        return f"<App with {len(self.rules)} rules>"
+
+    def _record(self, rule: Rule) -> None:
+        check_handler(rule, self.converters)
+        if isinstance(rule, Route):
+            known = self._handlers.setdefault(rule.endpoint, rule.handler)
+            if known is not rule.handler:
+                raise SetupError(
+                    f"rule {rule.rule!r} of {describe(rule.handler)}: endpoint "
+                    f"{rule.endpoint!r} is already taken by {describe(known)}; "
+                    f"choose another name with endpoint=..."
+                )
+        self.rules.append(rule)
+
+    def _check_setup(self, method: str) -> None:
+        if self._url_map is not None:
+            raise SetupError(
+                f"can't call {method}: the app's URL map is already built, "
+                f"because the app is serving or url_for() was called; declare "
+                f"every route and blueprint before that"
+            )
+
+    def register_blueprint(
+        self,
+        blueprint: Blueprint,
+        *,
+        url_prefix: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """
+        Serve a blueprint's routes on this app.
+
+        Each rule is copied under the URL prefix and its endpoint named
+        ``name.endpoint``; then it's checked like a route declared on the app.
+
+        Args:
+            blueprint: The blueprint to register.
+            url_prefix: Overrides the blueprint's own ``url_prefix``.
+            name: Overrides the blueprint's name in endpoints, to register the
+                same blueprint twice.
+
+        Raises:
+            SetupError: If a blueprint is already registered with that name, or
+                if one of its routes is wrong for this app.
+
+        """
+        name = name or blueprint.name
+        self._check_setup(f"register_blueprint({name!r})")
+        if name in self.blueprints:
+            raise SetupError(
+                f"a blueprint named {name!r} is already registered; "
+                f"pass name=... to register it again under another name"
+            )
+        prefix = blueprint.url_prefix if url_prefix is None else url_prefix
+        for rule in blueprint.rules:
+            self._record(mount(rule, prefix, name))
+        self.blueprints[name] = blueprint
+        blueprint._registered = True
+
+    @property
+    def url_map(self) -> Map:
+        """The app's werkzeug map, compiled on first use; setup finishes then."""
+        if self._url_map is None:
+            self._url_map = Map(
+                self.rules,
+                converters=self.converters,
+                strict_slashes=self.strict_slashes,
+                merge_slashes=self.merge_slashes,
+            )
+        return self._url_map
+
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        _external: bool = False,
+        _host: str | None = None,
+        _scheme: str = "ws",
+        **values: Any,
+    ) -> str:
+        """
+        Build the URL of an endpoint.
+
+        ::
+
+            app.url_for("item", id=3)                # "/items/3"
+            app.url_for("item", id=3, tag="new")     # "/items/3?tag=new"
+            app.url_for("item", id=3, _external=True, _host="localhost:8000")
+            # "ws://localhost:8000/items/3"
+
+        In a handler, :meth:`Connection.url_for() <wsroute.Connection.url_for>`
+        builds absolute URLs on the host the client connected to.
+
+        Args:
+            endpoint: Name of the route; ``blueprint.name`` for a blueprint's.
+            _external: Build an absolute URL on ``_host``.
+            _host: Host, and port if not the default, for an absolute URL.
+            _scheme: Scheme of an absolute URL, ``"ws"`` or ``"wss"``.
+            values: Values of the rule's parameters; others become query
+                arguments.
+
+        Raises:
+            ValueError: If ``_external`` is set without ``_host``.
+            werkzeug.routing.BuildError: If no rule of the endpoint accepts
+                these values.
+
+        """
+        if _external and _host is None:
+            raise ValueError(
+                "url_for(..., _external=True) needs the host clients connect to, "
+                "such as _host='example.com:8000'; in a handler, ws.url_for() "
+                "uses the host of the request"
+            )
+        host = _host if _external else None
+        return build_url(self.url_map, endpoint, values, host=host, scheme=_scheme)
+
+    def serve(
+        self, host: str | None = None, port: int | None = None, **options: Any
+    ) -> Server:
+        """
+        Create a server for this app; see :func:`wsroute.server.serve`.
+
+        ::
+
+            async with app.serve("localhost", 8000) as server:
+                await stop
+
+        """
+        return server.serve(self, host, port, **options)
+
+    def run(self, host: str = "localhost", port: int = 8000, **options: Any) -> None:
+        """Serve this app until SIGINT or SIGTERM; see :func:`wsroute.server.run`."""
+        server.run(self, host, port, **options)

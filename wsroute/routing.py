@@ -1,0 +1,198 @@
+"""
+Routing: from a request target to a handler, on werkzeug.
+
+:class:`Route` is a :class:`werkzeug.routing.Rule` that also carries its
+handler. An app records routes as they are declared; when it starts serving,
+it compiles them into one :class:`~werkzeug.routing.Map`, and each server binds
+that map once. :meth:`Router.match` then turns the target of each handshake
+request into the matched route and its converted parameters, or raises one of
+werkzeug's HTTP exceptions (404, a redirect, 400), which the server answers
+before the WebSocket opens.
+
+This module does no I/O: it can be used and tested without a socket.
+
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, cast
+from urllib.parse import unquote
+
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
+
+from .exceptions import SetupError
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Handler", "Route", "Router", "build_url", "check_handler"]
+
+Handler: TypeAlias = "Callable[Concatenate[Connection, ...], Awaitable[None]]"
+"""A connection handler: a coroutine function taking the connection first,
+then the rule's parameters as keyword arguments."""
+
+Converters: TypeAlias = Mapping[str, type[BaseConverter]]
+
+
+class Route(Rule):
+    """
+    A werkzeug :class:`~werkzeug.routing.Rule` that knows its handler.
+
+    Apps and blueprints create routes in :meth:`~wsroute.App.add_route`; you
+    rarely build one yourself. Every keyword argument of
+    :class:`~werkzeug.routing.Rule` is accepted, and ``websocket`` is always
+    true.
+
+    Attributes:
+        handler: The coroutine function serving connections on this rule.
+
+    """
+
+    def __init__(self, string: str, handler: Handler, **options: Any) -> None:
+        super().__init__(string, websocket=True, **options)
+        self.handler = handler
+
+
+def describe(handler: Callable[..., object]) -> str:
+    """Name a handler in error messages: ``module.qualname``."""
+    module = getattr(handler, "__module__", None)
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    return f"{module}.{name}" if module else name
+
+
+def check_handler(rule: Rule, converters: Converters) -> None:
+    """
+    Check that a rule is well-formed and that its handler accepts its parameters.
+
+    The rule is compiled in a scratch map with the app's converters, which
+    catches malformed rules and unknown converters; then the handler's
+    signature is bound to the connection and the rule's parameters, which
+    catches a handler that misses one or doesn't expect one.
+
+    Raises:
+        SetupError: Naming the rule and the handler at fault.
+
+    """
+    probe = Rule(rule.rule, defaults=rule.defaults)
+    handler = rule.handler if isinstance(rule, Route) else None
+    where = f"rule {rule.rule!r}" + (f" of {describe(handler)}" if handler else "")
+    try:
+        Map([probe], converters=converters)
+    except LookupError as exc:
+        raise SetupError(
+            f"{where}: {exc}; register custom converters with "
+            f"App(converters=...) before adding the routes that use them"
+        ) from None
+    except ValueError as exc:
+        raise SetupError(f"{where}: {exc}") from None
+    if handler is None:
+        return
+    signature = inspect.signature(handler)
+    arguments = sorted(probe.arguments)
+    try:
+        signature.bind(None, **dict.fromkeys(arguments))
+    except TypeError as exc:
+        passed = ", ".join(["ws", *arguments])
+        raise SetupError(
+            f"{where}: the handler can't be called with the rule's parameters "
+            f"({exc}); its signature is {signature} but it receives ({passed})"
+        ) from None
+
+
+class Router:
+    """
+    Match handshake requests against a compiled URL map.
+
+    One router serves one server: it binds the map once, here, rather than on
+    every handshake.
+
+    Args:
+        url_map: The app's compiled map.
+        server_name: Name of the server as seen by clients, used in redirects.
+            If :obj:`None`, redirects use the request's ``Host`` header.
+        url_scheme: ``"ws"``, or ``"wss"`` when clients connect over TLS.
+
+    """
+
+    def __init__(
+        self,
+        url_map: Map,
+        *,
+        server_name: str | None = None,
+        url_scheme: str = "ws",
+    ) -> None:
+        self.url_map = url_map
+        self.server_name = server_name
+        self.url_scheme = url_scheme
+        self.adapter = url_map.bind(server_name or "localhost", url_scheme=url_scheme)
+
+    def match(self, target: str, host: str) -> tuple[Route, dict[str, Any]]:
+        """
+        Find the route for a request target such as ``/items/3?tag=new``.
+
+        The path is percent-decoded exactly once before matching, so handlers
+        receive ``été`` for ``%C3%A9t%C3%A9``. A path that doesn't decode to
+        UTF-8, or that contains a NUL or a ``..`` segment, is refused.
+
+        Args:
+            target: The request target, as on the request line.
+            host: The request's ``Host`` header, for the Location of redirects.
+
+        Returns:
+            The route and its parameters, converted and with defaults applied.
+
+        Raises:
+            werkzeug.exceptions.HTTPException: ``BadRequest`` (400) for an
+                unsafe path, ``NotFound`` (404) when nothing matches,
+                ``RequestRedirect`` (308) for a redirect.
+
+        """
+        path, _, query = target.partition("?")
+        if not path.startswith("/"):
+            raise BadRequest("The request target must be a path starting with '/'.")
+        try:
+            path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest("The path isn't valid UTF-8 once decoded.") from None
+        if "\x00" in path:
+            raise BadRequest("The path contains a NUL character.")
+        if ".." in path and ".." in path.split("/"):
+            raise BadRequest("The path contains a '..' segment.")
+
+        try:
+            rule, params = self.adapter.match(path, query_args=query, return_rule=True)
+        except RequestRedirect:
+            if self.server_name is None:
+                # werkzeug built the Location on the placeholder host. Redirects
+                # are rare, so bind again to the host the client asked for:
+                # this match raises RequestRedirect again, with the right URL.
+                adapter = self.url_map.bind(host, url_scheme=self.url_scheme)
+                adapter.match(path, query_args=query)
+            raise
+        # A rule without a handler has redirect_to set, so it never gets here.
+        return cast(Route, rule), dict(params)
+
+
+def build_url(
+    url_map: Map,
+    endpoint: str,
+    values: Mapping[str, Any],
+    *,
+    host: str | None = None,
+    scheme: str = "ws",
+) -> str:
+    """
+    Build the URL of an endpoint: a path, or an absolute URL when given a host.
+
+    Values that aren't parameters of the rule become query arguments.
+
+    Raises:
+        werkzeug.routing.BuildError: If no rule of the endpoint accepts the
+            values; its message suggests what to change.
+
+    """
+    adapter = url_map.bind(host or "localhost", url_scheme=scheme)
+    return adapter.build(endpoint, values, force_external=host is not None)

@@ -1,0 +1,319 @@
+"""
+Serving an app: the one module that talks to :mod:`websockets.asyncio.server`.
+
+A connection travels from the socket to its handler in a few hops:
+
+1. websockets accepts the TCP connection, creates a
+   :class:`~wsroute.Connection` and parses the handshake request;
+2. ``process_request`` (here, :func:`serve` builds it) checks the request
+   line and the ``Host`` header, then matches the path with the app's
+   :class:`~wsroute.routing.Router`; a failure becomes an HTTP answer (400,
+   404, 405, 505, a redirect) and the WebSocket never opens;
+3. websockets completes the handshake (answering 426 to a request that
+   doesn't ask for an upgrade, for example);
+4. :func:`handle` calls the matched handler, inside the error boundary that
+   turns a crash into a log line and close code 1011.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import socket
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as websockets_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    HTTPVersionNotSupported,
+    MethodNotAllowed,
+)
+from werkzeug.routing import RequestRedirect
+
+from .connection import Connection
+from .exceptions import CloseConnection
+from .routing import Router, describe
+
+if TYPE_CHECKING:
+    from .app import App
+
+__all__ = ["handle", "run", "serve"]
+
+logger = logging.getLogger(__name__)
+
+ProcessRequest: TypeAlias = Callable[
+    [ServerConnection, Request], Awaitable[Response | None] | Response | None
+]
+
+# A Host header: a registered name, an IPv4 address or a bracketed IPv6
+# address, then an optional port (RFC 3986, section 3.2.2).
+HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+
+
+def serve(
+    app: App,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    server_name: str | None = None,
+    ssl: ssl_module.SSLContext | Literal[True] | None = None,
+    **options: Any,
+) -> Server:
+    """
+    Create a WebSocket server for an app.
+
+    Like :func:`websockets.asyncio.server.serve`, which it calls, use it as
+    an asynchronous context manager, or await it::
+
+        async with serve(app, "localhost", 8000) as server:
+            port = server.sockets[0].getsockname()[1]  # useful with port=0
+            await stop
+
+    The app's URL map is compiled, if it wasn't yet, and bound once for this
+    server.
+
+    Args:
+        app: The app to serve.
+        host: Network interfaces to listen on.
+        port: TCP port to listen on; 0 picks a free one.
+        server_name: Name of the server as clients see it, for the Location
+            of redirects and for :meth:`~wsroute.Connection.url_for`. By
+            default, the ``Host`` header of the request.
+        ssl: An :class:`ssl.SSLContext` to serve over TLS, or :obj:`True`
+            when a proxy in front of the server terminates TLS: then URLs use
+            the ``wss`` scheme, but the server itself speaks plain TCP.
+        options: Any other option of :func:`websockets.asyncio.server.serve`,
+            such as ``max_size``, ``compression``, ``origins``,
+            ``ping_interval``, ``open_timeout``, or ``unix=True`` with
+            ``path=...`` for a Unix socket. A ``process_request`` function
+            runs after routing succeeded, so it can read ``connection.route``.
+            A ``create_connection`` class must subclass
+            :class:`~wsroute.Connection`.
+
+    Raises:
+        TypeError: If ``create_connection`` isn't a subclass of
+            :class:`~wsroute.Connection`.
+
+    """
+    create_connection = options.pop("create_connection", Connection)
+    if not (
+        isinstance(create_connection, type)
+        and issubclass(create_connection, Connection)
+    ):
+        raise TypeError(
+            f"create_connection must be a subclass of wsroute.Connection, "
+            f"got {create_connection!r}"
+        )
+    if ssl is not None and ssl is not True:
+        options["ssl"] = ssl
+    router = Router(
+        app.url_map,
+        server_name=server_name,
+        url_scheme="ws" if ssl is None else "wss",
+    )
+
+    def route_request(connection: Connection, request: Request) -> Response | None:
+        """Match the request with a route, or answer it over HTTP."""
+        try:
+            host = check_request(request)
+            connection.route, connection.path_params = router.match(request.path, host)
+        except HTTPException as exc:
+            return http_answer(connection, exc)
+        connection.router = router
+        return None
+
+    process_request: ProcessRequest = route_request  # type: ignore[assignment]
+    then: ProcessRequest | None = options.pop("process_request", None)
+    if then is not None:
+
+        async def route_then_process_request(
+            connection: Connection, request: Request
+        ) -> Response | None:
+            response = route_request(connection, request)
+            if response is not None:
+                return response
+            result = then(connection, request)
+            if isinstance(result, Awaitable):
+                result = await result
+            return result
+
+        process_request = route_then_process_request  # type: ignore[assignment]
+
+    return websockets_serve(
+        handle,  # type: ignore[arg-type]
+        host,
+        port,
+        process_request=process_request,
+        create_connection=create_connection,
+        **options,
+    )
+
+
+def check_request(request: Request) -> str:
+    """
+    Check what websockets leaves to the HTTP layer: request line and Host.
+
+    Returns:
+        The value of the ``Host`` header.
+
+    Raises:
+        werkzeug.exceptions.HTTPException: 505 for another HTTP version than
+            1.1, 405 for another method than GET, 400 for a missing, repeated
+            or malformed ``Host`` header.
+
+    """
+    if request.protocol != "HTTP/1.1":
+        raise HTTPVersionNotSupported("WebSocket requires HTTP/1.1.")
+    if request.method != "GET":
+        raise MethodNotAllowed(["GET"], "A WebSocket handshake uses GET.")
+    hosts = request.headers.get_all("Host")
+    if len(hosts) != 1:
+        raise BadRequest(
+            "The request has no Host header."
+            if not hosts
+            else "The request has several Host headers."
+        )
+    if not HOST.fullmatch(hosts[0]):
+        raise BadRequest("The Host header isn't a valid host.")
+    return hosts[0]
+
+
+def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:
+    """Turn a werkzeug HTTP exception into the answer to a handshake request."""
+    response = connection.respond(exc.code or 500, f"{exc.description}\n")
+    for name, value in exc.get_headers():
+        if name != "Content-Type":  # respond() sets text/plain
+            response.headers[name] = value
+    if isinstance(exc, RequestRedirect):
+        response.headers["Location"] = exc.new_url
+    return response
+
+
+async def handle(connection: Connection) -> None:
+    """
+    Run the matched handler: the error boundary of every connection.
+
+    * The handler returns: websockets closes the connection with 1000.
+    * :exc:`~websockets.exceptions.ConnectionClosed` escapes the handler after
+      the connection closed: the client left or the server is shutting down.
+      That's a normal end; nothing is logged.
+    * :exc:`~wsroute.CloseConnection` escapes the handler: the connection
+      closes with its code and reason; nothing is logged.
+    * Any other exception: it's logged at ERROR with its traceback, and the
+      connection closes with 1011 (internal error). The client never sees the
+      traceback.
+
+    """
+    handler = connection.route.handler
+    try:
+        await handler(connection, **connection.path_params)
+    except CloseConnection as exc:
+        await connection.close(exc.code, exc.reason)
+    except Exception as exc:
+        if isinstance(exc, ConnectionClosed) and connection.state is not State.OPEN:
+            return
+        path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
+        connection.logger.error(
+            "handler %s failed on %s", describe(handler), path, exc_info=True
+        )
+        await connection.close(CloseCode.INTERNAL_ERROR)
+
+
+def run(
+    app: App,
+    host: str | None = "localhost",
+    port: int | None = 8000,
+    *,
+    shutdown_timeout: float = 10,
+    log_level: int | str = logging.INFO,
+    **options: Any,
+) -> None:
+    """
+    Serve an app until the process receives SIGINT (Ctrl-C) or SIGTERM.
+
+    :func:`run` is meant for the entry point of a program: it blocks, runs its
+    own event loop, and logs where it's listening, such as ``Running on
+    ws://localhost:8000``. Unless the program configured :mod:`logging`
+    already, it logs to standard error at ``log_level``.
+
+    On SIGINT or SIGTERM, the server stops accepting connections, closes open
+    ones with 1001 (going away), and waits up to ``shutdown_timeout`` seconds
+    for handlers to return; then it cancels those still running.
+
+    Signals are caught on Unix; elsewhere, Ctrl-C interrupts the server.
+
+    Args:
+        app: The app to serve.
+        host: Network interfaces to listen on.
+        port: TCP port to listen on; 0 picks a free one.
+        shutdown_timeout: How long to wait for handlers when stopping.
+        log_level: Level of the logging set up for the program, if any.
+        options: Any option of :func:`serve`.
+
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
+
+
+async def serve_until_stopped(
+    app: App,
+    host: str | None,
+    port: int | None,
+    shutdown_timeout: float,
+    options: dict[str, Any],
+) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down within a bounded time."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Unix
+            loop.add_signal_handler(signum, stop.set)
+
+    server = await serve(app, host, port, **options)
+    scheme = "ws" if options.get("ssl") is None else "wss"
+    logger.info("Running on %s (press CTRL+C to quit)", address(server, host, scheme))
+    await stop.wait()
+
+    logger.info("Shutting down")
+    server.close()
+    try:
+        async with asyncio.timeout(shutdown_timeout):
+            await server.wait_closed()
+    except TimeoutError:
+        running = [task for task in server.handler_tasks if not task.done()]
+        logger.warning(
+            "%d handlers still running after %g s; cancelling them",
+            len(running),
+            shutdown_timeout,
+        )
+        for task in running:
+            task.cancel()
+        await server.wait_closed()
+    logger.info("Stopped")
+
+
+def address(server: Server, host: str | None, scheme: str) -> str:
+    """Describe where a server listens, such as ``ws://localhost:8000``."""
+    sock = server.sockets[0]
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
+    bound, port = sock.getsockname()[:2]
+    name = host or bound
+    if ":" in name:
+        name = f"[{name}]"
+    return f"{scheme}://{name}:{port}"
