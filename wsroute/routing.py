@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, cast
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
@@ -195,4 +195,9 @@ def build_url(
 
     """
     adapter = url_map.bind(host or "localhost", url_scheme=scheme)
-    return adapter.build(endpoint, values, force_external=host is not None)
+    url = adapter.build(endpoint, values)
+    if host is None:
+        # werkzeug always builds WebSocket rules as absolute URLs.
+        _, _, path, query, _ = urlsplit(url)
+        url = urlunsplit(("", "", path, query, ""))
+    return url

@@ -1,0 +1,65 @@
+"""Helpers shared by the tests: a served app, and raw HTTP requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from websockets.asyncio.server import Server
+
+from wsroute import App
+
+TIMEOUT = 5  # seconds: the bound of every wait on the network in a test
+
+
+@asynccontextmanager
+async def serving(app: App, **options: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port; yield its base URL."""
+    async with app.serve("127.0.0.1", 0, **options) as server:
+        yield f"ws://127.0.0.1:{port_of(server)}"
+
+
+def port_of(server: Server) -> int:
+    """The TCP port a server listens on."""
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
+async def exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """
+    Send raw bytes to the server at ``url``; read its HTTP answer until EOF.
+
+    Returns the status code, the headers (with lower-case names) and the body.
+
+    """
+    host, _, port = url.removeprefix("ws://").partition(":")
+    async with asyncio.timeout(TIMEOUT):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(data)
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def handshake(path: str, host: str | None = "localhost", **headers: str) -> bytes:
+    """A WebSocket handshake request, with a few headers added or removed."""
+    lines = [f"GET {path} HTTP/1.1"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    lines += [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()

@@ -1,0 +1,265 @@
+"""Tests of wsroute.app and wsroute.blueprints: declaring routes."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from typing import Any
+
+import pytest
+from werkzeug.routing import BuildError
+
+import wsroute
+from examples import clock
+from wsroute import App, Blueprint, Connection, Route, SetupError
+
+
+async def echo(ws: Connection) -> None: ...
+
+
+async def item(ws: Connection, id: int) -> None: ...
+
+
+def test_version() -> None:
+    """The version is exposed."""
+    assert wsroute.__version__ == "0.1.0"
+
+
+def test_route_records_a_route_and_returns_the_handler() -> None:
+    """The decorator only records, and returns the function unchanged."""
+    app = App()
+    assert app.route("/items/<int:id>")(item) is item
+    [route] = app.rules
+    assert isinstance(route, Route)
+    assert (route.rule, route.endpoint, route.handler) == (
+        "/items/<int:id>",
+        "item",
+        item,
+    )
+
+
+def test_endpoint_can_be_named() -> None:
+    """endpoint= names the route."""
+    app = App()
+    app.add_route("/e", echo, endpoint="other")
+    assert app.url_for("other") == "/e"
+
+
+def test_handler_must_be_a_coroutine_function() -> None:
+    """A plain function is refused, naming the rule and the function."""
+    app = App()
+
+    def sync(ws: Connection) -> None: ...
+
+    with pytest.raises(
+        SetupError, match=r"rule '/s': handler .*sync must be a coroutine"
+    ):
+        app.add_route("/s", sync)  # type: ignore[arg-type]
+
+
+def test_handler_must_accept_rule_parameters() -> None:
+    """A handler that can't take the rule's parameters fails at registration."""
+    app = App()
+    with pytest.raises(SetupError, match=r"rule '/items/<int:id>' of .*echo"):
+        app.add_route("/items/<int:id>", echo)
+    assert app.rules == []
+
+
+def test_two_handlers_cannot_share_an_endpoint() -> None:
+    """Two handlers with one endpoint name fail, naming both."""
+    app = App()
+    app.add_route("/a", echo)
+    with pytest.raises(SetupError, match=r"endpoint 'echo' is already taken by .*echo"):
+        app.add_route("/b/<int:id>", item, endpoint="echo")
+
+
+def test_one_handler_can_serve_several_rules() -> None:
+    """Stacked decorators share the endpoint of one handler."""
+    app = App()
+    app.route("/items", defaults={"id": 0})(app.route("/items/<int:id>")(item))
+    assert app.url_for("item") == "/items"
+    assert app.url_for("item", id=3) == "/items/3"
+
+
+def test_endpoint_cannot_contain_a_dot() -> None:
+    """Dots are reserved for blueprints."""
+    with pytest.raises(SetupError, match="can't contain a dot"):
+        App().add_route("/a", echo, endpoint="a.b")
+
+
+@pytest.mark.parametrize("redirect_to", [None, "/b"])
+def test_route_needs_a_handler_or_a_redirect(redirect_to: str | None) -> None:
+    """A rule has a handler or a redirect, never both or neither."""
+    handler = echo if redirect_to else None
+    with pytest.raises(SetupError, match=r"either a handler .* or redirect_to"):
+        App().add_route("/a", handler, redirect_to=redirect_to)
+
+
+def test_redirect_rule_is_checked_too() -> None:
+    """A malformed redirect rule fails at registration."""
+    with pytest.raises(SetupError, match=r"rule '/a/<b': malformed"):
+        App().add_route("/a/<b", redirect_to="/b")
+
+
+def test_setup_finishes_when_the_map_is_built() -> None:
+    """Declaring a route once the map is built is refused, saying why."""
+    app = App()
+    app.add_route("/a", echo)
+    app.url_for("echo")
+    with pytest.raises(SetupError, match="URL map is already built"):
+        app.add_route("/b", item)
+    with pytest.raises(SetupError, match="URL map is already built"):
+        app.register_blueprint(Blueprint("bp"))
+
+
+def test_url_for() -> None:
+    """url_for builds paths, query strings and absolute URLs."""
+    app = App()
+    app.add_route("/items/<int:id>", item)
+    assert app.url_for("item", id=3) == "/items/3"
+    assert app.url_for("item", id=3, tag=["a", "b"]) == "/items/3?tag=a&tag=b"
+    assert (
+        app.url_for("item", id=3, _external=True, _host="localhost:8000")
+        == "ws://localhost:8000/items/3"
+    )
+    assert (
+        app.url_for("item", id=3, _external=True, _host="example.com", _scheme="wss")
+        == "wss://example.com/items/3"
+    )
+
+
+def test_url_for_external_needs_a_host() -> None:
+    """An absolute URL without a host is refused with the fix."""
+    app = App()
+    app.add_route("/e", echo)
+    with pytest.raises(ValueError, match=re.escape("_host='example.com:8000'")):
+        app.url_for("echo", _external=True)
+
+
+def test_url_for_unknown_endpoint() -> None:
+    """Werkzeug's BuildError comes through."""
+    app = App()
+    app.add_route("/e", echo)
+    with pytest.raises(BuildError):
+        app.url_for("missing")
+
+
+def test_custom_converters() -> None:
+    """Converters given to the app build and match URLs."""
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    at = datetime.datetime(2030, 1, 1, 8)
+    assert clock.app.url_for("clock", tz=paris) == "/clock/Europe/Paris"
+    assert (
+        clock.app.url_for("alarm", at=at, tz=paris)
+        == "/alarm/2030-01-01T08:00:00/Europe/Paris"
+    )
+    assert (
+        clock.app.url_for("timer", duration=datetime.timedelta(minutes=90))
+        == "/timer/01:30:00"
+    )
+
+
+def test_app_level_slash_options() -> None:
+    """strict_slashes and merge_slashes set the map's defaults."""
+    app = App(strict_slashes=False, merge_slashes=False)
+    app.add_route("/a/", echo)
+    assert app.url_map.strict_slashes is False
+    assert app.url_map.merge_slashes is False
+
+
+def test_repr() -> None:
+    """Apps and blueprints show what they are."""
+    app = App()
+    app.add_route("/e", echo)
+    assert repr(app) == "<App with 1 rules>"
+    assert repr(Blueprint("api")) == "<Blueprint 'api'>"
+
+
+# Blueprints
+
+
+def api_blueprint() -> Blueprint:
+    bp = Blueprint("api", url_prefix="/api")
+    bp.add_route("/", echo)
+    bp.add_route("/items/<int:id>", item)
+    bp.add_route("/old/<int:id>", redirect_to="/api/items/<id>")
+    return bp
+
+
+def test_blueprint_routes_are_prefixed_and_namespaced() -> None:
+    """Blueprint rules get the prefix; endpoints get the blueprint's name."""
+    app = App()
+    app.register_blueprint(api_blueprint())
+    assert [(rule.rule, rule.endpoint) for rule in app.rules] == [
+        ("/api/", "api.echo"),
+        ("/api/items/<int:id>", "api.item"),
+        ("/api/old/<int:id>", None),
+    ]
+    assert app.url_for("api.item", id=3) == "/api/items/3"
+    assert app.rules[2].redirect_to == "/api/items/<id>"
+
+
+def test_blueprint_prefix_and_name_can_be_overridden() -> None:
+    """One blueprint can be mounted twice under other names."""
+    app = App()
+    bp = api_blueprint()
+    app.register_blueprint(bp)
+    app.register_blueprint(bp, url_prefix="/v2/", name="v2")
+    assert app.url_for("v2.item", id=3) == "/v2/items/3"
+    assert app.url_for("api.item", id=3) == "/api/items/3"
+    assert app.blueprints == {"api": bp, "v2": bp}
+
+
+def test_blueprint_without_prefix() -> None:
+    """Without a prefix, rules stay as declared."""
+    app = App()
+    bp = Blueprint("bp")
+    bp.add_route("/e", echo)
+    app.register_blueprint(bp)
+    assert app.url_for("bp.echo") == "/e"
+
+
+def test_blueprint_name_taken() -> None:
+    """Registering two blueprints under one name fails with the fix."""
+    app = App()
+    app.register_blueprint(api_blueprint())
+    with pytest.raises(SetupError, match=r"pass name=\.\.\. to register it again"):
+        app.register_blueprint(api_blueprint())
+
+
+def test_blueprint_is_frozen_once_registered() -> None:
+    """Routes added to a registered blueprint would be lost: refused."""
+    bp = api_blueprint()
+    App().register_blueprint(bp)
+    with pytest.raises(SetupError, match="already registered on an app"):
+        bp.add_route("/late", echo)
+
+
+@pytest.mark.parametrize("name", ["", "a.b"])
+def test_blueprint_name_is_checked(name: str) -> None:
+    """Blueprint names are non-empty and dot-free."""
+    with pytest.raises(SetupError, match="must be non-empty and contain no dot"):
+        Blueprint(name)
+
+
+def test_blueprint_route_checked_against_the_app() -> None:
+    """A blueprint route using an unknown converter fails at registration."""
+    bp = Blueprint("bp")
+
+    async def zone(ws: Connection, tz: Any) -> None: ...
+
+    bp.add_route("/<tz:tz>", zone)
+    with pytest.raises(SetupError, match="'tz' does not exist"):
+        App().register_blueprint(bp)
+    app = App(converters={"tz": clock.ZoneInfoConverter})
+    app.register_blueprint(bp)
+    assert app.url_for("bp.zone", tz=zoneinfo.ZoneInfo("UTC")) == "/UTC"
+
+
+def test_blueprint_prefix_parameters_reach_the_handler_check() -> None:
+    """Parameters of the prefix count in the handler check."""
+    bp = Blueprint("bp", url_prefix="/<lang>")
+    bp.add_route("/e", echo)
+    with pytest.raises(SetupError, match=r"rule '/<lang>/e' of .*echo"):
+        App().register_blueprint(bp)

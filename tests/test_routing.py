@@ -1,0 +1,194 @@
+"""Tests of wsroute.routing: matching without a socket."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.routing import Map, RequestRedirect, Rule
+
+from wsroute import Connection, Route, SetupError
+from wsroute.routing import Router, build_url, check_handler
+
+
+async def handler(ws: Connection, **params: Any) -> None:
+    """Accept any parameter."""
+
+
+def router(*rules: Rule, **options: Any) -> Router:
+    return Router(Map(list(rules)), **options)
+
+
+def test_match_returns_route_and_converted_params() -> None:
+    """A match gives the route and its converted parameters."""
+    route = Route("/items/<int:id>", handler, endpoint="item")
+    assert router(route).match("/items/3", "h") == (route, {"id": 3})
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "value"),
+    [
+        ("/<name>", "/abc", "abc"),
+        ("/<string(length=2):name>", "/ab", "ab"),
+        ("/<int:name>", "/42", 42),
+        ("/<float:name>", "/4.5", 4.5),
+        ("/<path:name>", "/a/b/c", "a/b/c"),
+        (
+            "/<uuid:name>",
+            "/12345678-1234-5678-1234-567812345678",
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        ),
+        ("/<any(red, blue):name>", "/blue", "blue"),
+    ],
+)
+def test_werkzeug_converters(rule: str, path: str, value: object) -> None:
+    """Every werkzeug converter works."""
+    _, params = router(Route(rule, handler, endpoint="e")).match(path, "h")
+    assert params == {"name": value}
+
+
+def test_converter_refusing_a_value_gives_404() -> None:
+    """A value that the converter refuses doesn't match."""
+    with pytest.raises(NotFound):
+        router(Route("/<int:id>", handler, endpoint="e")).match("/abc", "h")
+
+
+def test_defaults_reach_params() -> None:
+    """Defaults are passed like captured parameters."""
+    route = Route("/clock", handler, endpoint="e", defaults={"tz": "UTC"})
+    assert router(route).match("/clock", "h") == (route, {"tz": "UTC"})
+
+
+def test_path_is_percent_decoded_once() -> None:
+    """Path values are decoded exactly once."""
+    match = router(Route("/files/<path:name>", handler, endpoint="e")).match
+    assert match("/files/%C3%A9t%C3%A9", "h")[1] == {"name": "été"}
+    assert match("/files/100%2525", "h")[1] == {"name": "100%25"}
+
+
+def test_query_is_not_part_of_the_path() -> None:
+    """The query string doesn't take part in matching."""
+    route = Route("/items", handler, endpoint="e")
+    assert router(route).match("/items?id=3&x=%2F", "h") == (route, {})
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/files/../etc/passwd",
+        "/files/%2e%2e/etc/passwd",
+        "/files/a/..",
+        "/files/a%2F..%2Fb",
+        "/files/a%00b",
+        "/files/%FF",
+        "*",
+        "ws://example.com/files/a",
+    ],
+)
+def test_unsafe_targets_are_refused(target: str) -> None:
+    """Dot-dot segments, NUL, bad UTF-8 and non-path targets get 400."""
+    with pytest.raises(BadRequest):
+        router(Route("/files/<path:name>", handler, endpoint="e")).match(target, "h")
+
+
+def test_dots_inside_a_segment_are_fine() -> None:
+    """Only a whole '..' segment is refused."""
+    match = router(Route("/files/<path:name>", handler, endpoint="e")).match
+    assert match("/files/a..b/..c", "h")[1] == {"name": "a..b/..c"}
+
+
+def test_unknown_path_raises_not_found() -> None:
+    """Nothing matches: 404."""
+    with pytest.raises(NotFound):
+        router(Route("/a", handler, endpoint="e")).match("/b", "h")
+
+
+def test_redirect_uses_the_request_host() -> None:
+    """Without server_name, the Location names the Host the client used."""
+    match = router(Route("/dir/", handler, endpoint="e")).match
+    with pytest.raises(RequestRedirect) as info:
+        match("/dir?x=1", "Example.com:8000")
+    assert info.value.new_url == "ws://example.com:8000/dir/?x=1"
+
+
+def test_redirect_uses_server_name_and_wss() -> None:
+    """server_name and the wss scheme win over the Host header."""
+    match = router(
+        Route("/dir/", handler, endpoint="e"),
+        server_name="proxy.example",
+        url_scheme="wss",
+    ).match
+    with pytest.raises(RequestRedirect) as info:
+        match("/dir", "internal:8000")
+    assert info.value.new_url == "wss://proxy.example/dir/"
+
+
+def test_redirect_to_fills_in_parameters() -> None:
+    """redirect_to rules redirect with the captured values."""
+    match = router(
+        Rule("/old/<int:id>", redirect_to="/items/<id>", websocket=True),
+        Route("/items/<int:id>", handler, endpoint="e"),
+    ).match
+    with pytest.raises(RequestRedirect) as info:
+        match("/old/3", "h")
+    assert info.value.new_url == "ws://h/items/3"
+
+
+def test_check_handler_accepts_matching_signature() -> None:
+    """A handler that takes the rule's parameters passes."""
+
+    async def item(ws: Connection, id: int, tz: str) -> None: ...
+
+    check_handler(Route("/i/<int:id>", item, defaults={"tz": "UTC"}), {})
+
+
+def test_check_handler_missing_parameter() -> None:
+    """A handler that can't take a parameter fails, naming rule and function."""
+
+    async def item(ws: Connection) -> None: ...
+
+    with pytest.raises(SetupError, match=r"rule '/i/<int:id>' of .*item.*\(ws, id\)"):
+        check_handler(Route("/i/<int:id>", item), {})
+
+
+def test_check_handler_extra_parameter() -> None:
+    """A handler requiring a parameter the rule doesn't give fails."""
+
+    async def item(ws: Connection, id: int, other: str) -> None: ...
+
+    with pytest.raises(SetupError, match="missing a required argument: 'other'"):
+        check_handler(Route("/i/<int:id>", item), {})
+
+
+def test_check_handler_without_connection_parameter() -> None:
+    """A handler that doesn't take the connection fails."""
+
+    async def item() -> None: ...
+
+    with pytest.raises(SetupError, match="too many positional arguments"):
+        check_handler(Route("/i", item), {})  # type: ignore[arg-type]
+
+
+def test_check_handler_unknown_converter() -> None:
+    """An unknown converter is named, with the fix."""
+    with pytest.raises(SetupError, match="'tz' does not exist; register custom"):
+        check_handler(Route("/c/<tz:zone>", handler), {})
+
+
+def test_check_handler_malformed_rule() -> None:
+    """A malformed rule fails at registration."""
+    with pytest.raises(SetupError, match="malformed url rule"):
+        check_handler(Route("/c/<zone", handler), {})
+
+
+def test_build_url() -> None:
+    """URLs are built as paths, or as absolute URLs given a host."""
+    url_map = Map([Route("/items/<int:id>", handler, endpoint="item")])
+    assert build_url(url_map, "item", {"id": 3}) == "/items/3"
+    assert build_url(url_map, "item", {"id": 3, "tag": "a b"}) == "/items/3?tag=a+b"
+    assert (
+        build_url(url_map, "item", {"id": 3}, host="example.com:80", scheme="wss")
+        == "wss://example.com:80/items/3"
+    )

@@ -1,0 +1,110 @@
+"""Tests of App.run(): a real process, stopped by a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedOK
+
+from wsroute import App
+from wsroute.server import address
+
+from .conftest import TIMEOUT, port_of
+
+RUN_APP = "tests.run_app"
+
+
+@asynccontextmanager
+async def running(
+    shutdown_timeout: float, *options: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """Start tests/run_app.py; yield the process and the URL it logged."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        RUN_APP,
+        str(shutdown_timeout),
+        *options,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            for _ in range(20):  # log lines before the URL
+                line = (await process.stderr.readline()).decode()
+                assert line, "the app exited before it logged its URL"
+                if match := re.search(r"Running on (ws://127\.0\.0\.1:\d+) ", line):
+                    break
+            else:
+                pytest.fail("the app didn't log its URL")
+        yield process, match.group(1)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def finish(process: asyncio.subprocess.Process) -> str:
+    """Wait for the process to exit; return what it logged after startup."""
+    assert process.stderr is not None
+    async with asyncio.timeout(TIMEOUT):
+        log = (await process.stderr.read()).decode()
+        assert await process.wait() == 0
+    return log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_signal_closes_connections_with_1001(signum: int) -> None:
+    """SIGINT and SIGTERM close open connections with 1001 and exit cleanly."""
+    async with running(shutdown_timeout=5) as (process, url):
+        async with connect(f"{url}/echo") as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+            process.send_signal(signum)
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            assert ws.close_code == 1001
+        log = await finish(process)
+    assert "Shutting down" in log
+    assert "Stopped" in log
+    assert "Traceback" not in log
+
+
+async def test_shutdown_waits_a_bounded_time_for_handlers() -> None:
+    """A handler that ignores the close is cancelled after shutdown_timeout."""
+    async with running(shutdown_timeout=0.2) as (process, url):
+        async with connect(f"{url}/stuck") as ws:
+            assert await ws.recv() == "stuck"
+            process.send_signal(signal.SIGTERM)
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+        log = await finish(process)
+    assert "1 handlers still running after 0.2 s; cancelling them" in log
+    assert "Traceback" not in log
+
+
+async def test_run_keeps_the_logging_of_the_program() -> None:
+    """run() sets up logging only if the program didn't."""
+    async with running(5, "--own-logging") as (process, _):
+        process.send_signal(signal.SIGINT)
+        log = await finish(process)
+    assert "own format: Stopped" in log
+
+
+async def test_address_describes_where_a_server_listens(tmp_path: Path) -> None:
+    """Logged addresses name the host given, IPv6 in brackets, or the socket."""
+    app = App()
+    async with app.serve("::1", 0) as server:
+        assert address(server, "::1", "ws") == f"ws://[::1]:{port_of(server)}"
+        assert address(server, None, "wss") == f"wss://[::1]:{port_of(server)}"
+    path = str(tmp_path / "app.sock")
+    async with app.serve(unix=True, path=path) as server:
+        assert address(server, None, "ws") == f"unix:{path}"
