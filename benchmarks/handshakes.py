@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""
+Handshakes per second: raw websockets, websockets' route(), and wsroute.
+
+    python benchmarks/handshakes.py [--seconds 5] [--rounds 3] [--in-flight 20]
+
+Each server runs in its own process, pinned to core 0; the load generator
+runs in another, pinned to core 1. It opens a TCP connection, sends a
+handshake request for ``/items/3``, reads the 101 answer, sends a close frame
+and reads until the server closes the connection, with ``--in-flight``
+connections at a time. Servers take turns (A B C A B C ...) and the table
+gives the median of the rounds, as a ratio to raw websockets.
+
+Raw websockets serves one handler; route() and wsroute serve 20 rules, the
+measured one last.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HOST = "127.0.0.1"
+SERVERS = ["raw", "route", "wsroute"]
+# Servers that isolate one cost each, for --servers.
+DIAGNOSTIC = ["raw+subclass", "raw+process_request", "wsroute-1-rule"]
+REQUEST = (
+    b"GET /items/3 HTTP/1.1\r\n"
+    b"Host: 127.0.0.1\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+    b"\r\n"
+)
+# A masked close frame with code 1000.
+CLOSE = bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2])
+
+
+def pin(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+async def serve(kind: str) -> None:
+    """Serve one kind of server on a free port; print the port."""
+    from websockets.asyncio.router import route
+    from websockets.asyncio.server import ServerConnection, serve
+    from werkzeug.routing import Map, Rule
+
+    from wsroute import App, Connection
+
+    async def echo(ws: ServerConnection, **params: object) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    rules = [f"/section{i}/<int:id>" for i in range(19)] + ["/items/<int:id>"]
+    if kind == "wsroute-1-rule":
+        kind, rules = "wsroute", rules[-1:]
+    if kind == "raw":
+        server = serve(echo, HOST, 0, compression=None)
+    elif kind == "raw+subclass":
+        server = serve(echo, HOST, 0, compression=None, create_connection=Connection)
+    elif kind == "raw+process_request":
+
+        def process_request(connection: ServerConnection, request: object) -> None:
+            return None
+
+        server = serve(echo, HOST, 0, compression=None, process_request=process_request)
+    elif kind == "route":
+        url_map = Map([Rule(rule, endpoint=echo) for rule in rules])
+        server = route(url_map, HOST, 0, compression=None)
+    else:
+        app = App()
+        for number, rule in enumerate(rules):
+            app.add_route(rule, echo, endpoint=f"e{number}")
+        server = app.serve(HOST, 0, compression=None)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await stop.wait()
+
+
+async def load(port: int, seconds: float, in_flight: int) -> None:
+    """Open and close connections for a while; print count and CPU seconds."""
+    count = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(REQUEST)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 101 "):
+                raise RuntimeError(f"unexpected answer: {head!r}")
+            writer.write(CLOSE)
+            await reader.read()  # the server's close frame, then EOF
+            writer.close()
+            count += 1
+
+    start = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    print(count / seconds, time.process_time() - start, flush=True)
+
+
+def measure(kind: str, seconds: float, in_flight: int) -> tuple[float, float]:
+    """Start a server, load it, stop it; return handshakes/s and client CPU."""
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        output = subprocess.run(
+            [sys.executable, __file__, "--load", port, str(seconds), str(in_flight)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rate, cpu = map(float, output.split())
+        return rate, cpu / seconds
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--in-flight", type=int, default=20)
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        default=SERVERS,
+        choices=SERVERS + DIAGNOSTIC,
+        help="servers to compare; the first is the reference of ratios",
+    )
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        pin(0)
+        asyncio.run(serve(args.serve))
+        return
+    if args.load:
+        pin(1)
+        port, seconds, in_flight = args.load
+        asyncio.run(load(int(port), float(seconds), int(in_flight)))
+        return
+
+    servers = args.servers
+    rates: dict[str, list[float]] = {kind: [] for kind in servers}
+    loads: list[float] = []
+    for round_number in range(args.rounds):
+        for kind in servers:
+            rate, cpu = measure(kind, args.seconds, args.in_flight)
+            rates[kind].append(rate)
+            loads.append(cpu)
+            print(f"round {round_number + 1}: {kind:8} {rate:8.0f}/s", file=sys.stderr)
+    reference = statistics.median(rates[servers[0]])
+    print(f"| server | handshakes/s (median) | ratio to {servers[0]} |")
+    print("|---|---:|---:|")
+    for kind in servers:
+        median = statistics.median(rates[kind])
+        print(f"| {kind} | {median:.0f} | {median / reference:.3f} |")
+    print(f"\nload generator CPU use: {max(loads):.0%} of a core at most")
+
+
+if __name__ == "__main__":
+    main()
