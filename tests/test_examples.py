@@ -28,10 +28,10 @@ async def test_clock_in_a_time_zone() -> None:
     """/clock/<tz> sends the time in that zone; / redirects to /clock."""
     async with serving(clock.app) as url:
         async with connect(f"{url}/clock/Asia/Kolkata") as ws:
-            now = datetime.datetime.fromisoformat(await ws.recv())
+            now = datetime.datetime.fromisoformat(await ws.recv(decode=True))
             assert now.utcoffset() == datetime.timedelta(hours=5, minutes=30)
         async with connect(f"{url}/") as ws:
-            now = datetime.datetime.fromisoformat(await ws.recv())
+            now = datetime.datetime.fromisoformat(await ws.recv(decode=True))
             assert now.utcoffset() == datetime.timedelta(0)
 
 
