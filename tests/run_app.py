@@ -4,15 +4,11 @@ import asyncio
 import logging
 import sys
 
+from examples.app import echo
 from wsroute import App, Connection
 
 app = App()
-
-
-@app.route("/echo")
-async def echo(ws: Connection) -> None:
-    async for message in ws:
-        await ws.send(message)
+app.add_route("/echo", echo)
 
 
 @app.route("/stuck")

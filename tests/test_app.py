@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import zoneinfo
 from typing import Any
@@ -80,6 +81,16 @@ def test_one_handler_can_serve_several_rules() -> None:
     app.route("/items", defaults={"id": 0})(app.route("/items/<int:id>")(item))
     assert app.url_for("item") == "/items"
     assert app.url_for("item", id=3) == "/items/3"
+
+
+def test_handler_without_a_name_needs_an_endpoint() -> None:
+    """A partial has no __name__: endpoint= is required, and then it works."""
+    app = App()
+    handler = functools.partial(item, id=3)
+    with pytest.raises(SetupError, match=r"has no name .* pass endpoint=\.\.\."):
+        app.add_route("/three", handler)
+    app.add_route("/three", handler, endpoint="three")
+    assert app.url_for("three") == "/three"
 
 
 def test_endpoint_cannot_contain_a_dot() -> None:

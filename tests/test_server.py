@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Inval
 from websockets.http11 import Request, Response
 from websockets.typing import Origin, Subprotocol
 
+from examples.app import echo
 from wsroute import App, CloseConnection, Connection
 
 from .conftest import TIMEOUT, exchange, handshake, port_of, serving
@@ -26,11 +27,7 @@ CERT = pathlib.Path(__file__).with_name("localhost.pem")
 
 def make_app() -> App:
     app = App()
-
-    @app.route("/echo")
-    async def echo(ws: Connection) -> None:
-        async for message in ws:
-            await ws.send(message)
+    app.add_route("/echo", echo)
 
     @app.route("/dir/")
     async def directory(ws: Connection) -> None:

@@ -135,7 +135,12 @@ class Scaffold:
                 f"function; define it with 'async def'"
             )
         if endpoint is None:
-            endpoint = handler.__name__
+            endpoint = getattr(handler, "__name__", None)
+            if endpoint is None:
+                raise SetupError(
+                    f"rule {rule!r}: handler {describe(handler)} has no name "
+                    f"to use as endpoint; pass endpoint=..."
+                )
         if "." in endpoint:
             raise SetupError(
                 f"rule {rule!r}: endpoint {endpoint!r} can't contain a dot; "
