@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
 from wsroute import Connection, Route, SetupError
-from wsroute.routing import Router, build_url, check_handler
+from wsroute.routing import Router, build_url, check_rule, describe, make_rule
 
 
 async def handler(ws: Connection, **params: Any) -> None:
@@ -84,13 +85,23 @@ def test_query_is_not_part_of_the_path() -> None:
         "/files/a%00b",
         "/files/%FF",
         "*",
-        "ws://example.com/files/a",
+        "example.com:80",
+        "ws://example.com/files/../a",
     ],
 )
 def test_unsafe_targets_are_refused(target: str) -> None:
     """Dot-dot segments, NUL, bad UTF-8 and non-path targets get 400."""
     with pytest.raises(BadRequest):
         router(Route("/files/<path:name>", handler, endpoint="e")).match(target, "h")
+
+
+def test_absolute_form_targets_are_accepted() -> None:
+    """A target such as ws://host/path matches on its path and query."""
+    route = Route("/files/<path:name>", handler, endpoint="e")
+    match = router(route).match
+    assert match("ws://example.com/files/a%20b?x=1", "h") == (route, {"name": "a b"})
+    with pytest.raises(NotFound):
+        match("ws://example.com", "h")
 
 
 def test_dots_inside_a_segment_are_fine() -> None:
@@ -136,51 +147,114 @@ def test_redirect_to_fills_in_parameters() -> None:
     assert info.value.new_url == "ws://h/items/3"
 
 
-def test_check_handler_accepts_matching_signature() -> None:
+def test_absolute_redirect_keeps_its_host() -> None:
+    """A redirect_to another host isn't rewritten to the request's host."""
+    match = router(
+        Rule("/away", redirect_to="wss://other.example/x", websocket=True)
+    ).match
+    with pytest.raises(RequestRedirect) as info:
+        match("/away", "h")
+    assert info.value.new_url == "wss://other.example/x"
+
+
+def test_redirect_callable_runs_once() -> None:
+    """A callable redirect_to is called once per request."""
+    calls: list[int] = []
+
+    def target(adapter: object, id: int) -> str:
+        calls.append(id)
+        return f"/items/{id}"
+
+    match = router(Rule("/old/<int:id>", redirect_to=target, websocket=True)).match
+    with pytest.raises(RequestRedirect) as info:
+        match("/old/3", "Example.com")
+    assert (info.value.new_url, calls) == ("ws://example.com/items/3", [3])
+
+
+def test_check_rule_accepts_matching_signature() -> None:
     """A handler that takes the rule's parameters passes."""
 
     async def item(ws: Connection, id: int, tz: str) -> None: ...
 
-    check_handler(Route("/i/<int:id>", item, defaults={"tz": "UTC"}), {})
+    check_rule(Route("/i/<int:id>", item, defaults={"tz": "UTC"}), {})
 
 
-def test_check_handler_missing_parameter() -> None:
+def test_check_rule_missing_parameter() -> None:
     """A handler that can't take a parameter fails, naming rule and function."""
 
     async def item(ws: Connection) -> None: ...
 
-    with pytest.raises(SetupError, match=r"rule '/i/<int:id>' of .*item.*\(ws, id\)"):
-        check_handler(Route("/i/<int:id>", item), {})
+    with pytest.raises(
+        SetupError,
+        match=r"rule '/i/<int:id>' of .*item.*takes \(ws\) but receives \(ws, id\)",
+    ):
+        check_rule(Route("/i/<int:id>", item), {})
 
 
-def test_check_handler_extra_parameter() -> None:
+def test_check_rule_extra_parameter() -> None:
     """A handler requiring a parameter the rule doesn't give fails."""
 
     async def item(ws: Connection, id: int, other: str) -> None: ...
 
     with pytest.raises(SetupError, match="missing a required argument: 'other'"):
-        check_handler(Route("/i/<int:id>", item), {})
+        check_rule(Route("/i/<int:id>", item), {})
 
 
-def test_check_handler_without_connection_parameter() -> None:
+def test_check_rule_without_connection_parameter() -> None:
     """A handler that doesn't take the connection fails."""
 
     async def item() -> None: ...
 
     with pytest.raises(SetupError, match="too many positional arguments"):
-        check_handler(Route("/i", item), {})  # type: ignore[arg-type]
+        check_rule(Route("/i", item), {})  # type: ignore[arg-type]
 
 
-def test_check_handler_unknown_converter() -> None:
+def test_check_rule_unknown_converter() -> None:
     """An unknown converter is named, with the fix."""
     with pytest.raises(SetupError, match="'tz' does not exist; register custom"):
-        check_handler(Route("/c/<tz:zone>", handler), {})
+        check_rule(Route("/c/<tz:zone>", handler), {})
 
 
-def test_check_handler_malformed_rule() -> None:
+def test_check_rule_malformed_rule() -> None:
     """A malformed rule fails at registration."""
     with pytest.raises(SetupError, match="malformed url rule"):
-        check_handler(Route("/c/<zone", handler), {})
+        check_rule(Route("/c/<zone", handler), {})
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("/c/<int(foo=1):x>", "unexpected keyword argument 'foo'"),
+        ("/c/<x>/<x>", "duplicate argument 'x'"),
+    ],
+)
+def test_check_rule_bad_converter_use(rule: str, message: str) -> None:
+    """Every error werkzeug raises on a rule becomes a SetupError."""
+    with pytest.raises(SetupError, match=message):
+        check_rule(Route(rule, handler), {})
+
+
+def test_check_rule_redirect_parameters() -> None:
+    """A redirect_to target can only use the rule's parameters."""
+    check_rule(Rule("/old/<int:id>", redirect_to="/items/<id>"), {})
+    with pytest.raises(
+        SetupError, match="uses ident, which the rule doesn't capture; it captures: id"
+    ):
+        check_rule(Rule("/old/<int:id>", redirect_to="/items/<ident>"), {})
+
+
+def test_make_rule_refuses_a_rule_without_a_slash() -> None:
+    """Werkzeug's ValueError becomes a SetupError naming the handler."""
+    with pytest.raises(SetupError, match=r"rule 'items' of .*handler: URL rule"):
+        make_rule("items", handler)
+    with pytest.raises(SetupError, match=r"^rule 'old': URL rule"):
+        make_rule("old", None, redirect_to="/new")
+
+
+def test_describe() -> None:
+    """Handlers are named by module and qualified name, others by repr."""
+    assert describe(handler) == "tests.test_routing.handler"
+    assert describe(functools.partial(handler)).startswith("functools.partial(")
 
 
 def test_build_url() -> None:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from . import server
-from .blueprints import Blueprint, mount
+from .blueprints import Blueprint
 from .exceptions import SetupError
-from .routing import Handler, Route, build_url, check_handler, describe
+from .routing import Route, build_url, check_rule, describe
 from .scaffold import Scaffold
 
 if TYPE_CHECKING:
@@ -66,25 +66,27 @@ class App(Scaffold):
         self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
         self.strict_slashes = strict_slashes
         self.merge_slashes = merge_slashes
-        #: Every rule of the app, blueprints' included, in declaration order.
+        #: Every rule of the app, in the order they were added; a blueprint's
+        #: are added when it's registered.
         self.rules: list[Rule] = []
         #: Registered blueprints by the name their endpoints carry.
         self.blueprints: dict[str, Blueprint] = {}
-        self._handlers: dict[str, Handler] = {}
+        self._endpoints: dict[str, object] = {}
         self._url_map: Map | None = None
 
     def __repr__(self) -> str:
-        return f"<App with {len(self.rules)} rules>"
+        return f"<App rules={len(self.rules)}>"
 
     def _record(self, rule: Rule) -> None:
-        check_handler(rule, self.converters)
-        if isinstance(rule, Route):
-            known = self._handlers.setdefault(rule.endpoint, rule.handler)
-            if known is not rule.handler:
+        check_rule(rule, self.converters)
+        if rule.endpoint is not None:
+            # A handler, or for a redirect the rule itself, owns the endpoint.
+            owner = rule.handler if isinstance(rule, Route) else rule
+            known = self._endpoints.setdefault(rule.endpoint, owner)
+            if known != owner:  # == also matches two accesses of one method
                 raise SetupError(
-                    f"rule {rule.rule!r} of {describe(rule.handler)}: endpoint "
-                    f"{rule.endpoint!r} is already taken by {describe(known)}; "
-                    f"choose another name with endpoint=..."
+                    f"rule {rule.rule!r}: endpoint {rule.endpoint!r} is already "
+                    f"taken by {describe(known)}; choose another with endpoint=..."
                 )
         self.rules.append(rule)
 
@@ -128,10 +130,16 @@ class App(Scaffold):
                 f"pass name=... to register it again under another name"
             )
         prefix = blueprint.url_prefix if url_prefix is None else url_prefix
-        for rule in blueprint.rules:
-            self._record(mount(rule, prefix, name))
+        count, endpoints = len(self.rules), dict(self._endpoints)
+        try:
+            for rule in blueprint.mounted(prefix, name):
+                self._record(rule)
+        except SetupError:
+            # Leave the app as it was: all of the blueprint's rules, or none.
+            del self.rules[count:]
+            self._endpoints = endpoints
+            raise
         self.blueprints[name] = blueprint
-        blueprint._registered = True
 
     @property
     def url_map(self) -> Map:
@@ -182,7 +190,7 @@ class App(Scaffold):
                 these values.
 
         """
-        if _external and _host is None:
+        if _external and not _host:
             raise ValueError(
                 "url_for(..., _external=True) needs the host clients connect to, "
                 "such as _host='example.com:8000'; in a handler, ws.url_for() "
@@ -205,6 +213,8 @@ class App(Scaffold):
         """
         return server.serve(self, host, port, **options)
 
-    def run(self, host: str = "localhost", port: int = 8000, **options: Any) -> None:
+    def run(
+        self, host: str | None = "localhost", port: int | None = 8000, **options: Any
+    ) -> None:
         """Serve this app until SIGINT or SIGTERM; see :func:`wsroute.server.run`."""
         server.run(self, host, port, **options)

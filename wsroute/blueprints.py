@@ -2,9 +2,9 @@
 Blueprints: groups of routes declared apart from the app.
 
 A blueprint records routes exactly like an app does, but never touches a URL
-map: :meth:`~wsroute.App.register_blueprint` replays its routes on the app,
-under the blueprint's URL prefix and with endpoints named ``blueprint.name``.
-The same blueprint can be registered on several apps.
+map: :meth:`~wsroute.App.register_blueprint` replays copies of its routes on
+the app, under the blueprint's URL prefix and with endpoints named
+``blueprint.name``. The same blueprint can be registered on several apps.
 
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 from werkzeug.routing import Rule
 
 from .exceptions import SetupError
-from .routing import Route
+from .routing import Route, make_rule
 from .scaffold import Scaffold
 
-__all__ = ["Blueprint", "mount"]
+__all__ = ["Blueprint"]
 
 
 class Blueprint(Scaffold):
@@ -41,10 +41,7 @@ class Blueprint(Scaffold):
     """
 
     def __init__(self, name: str, url_prefix: str | None = None) -> None:
-        if not name or "." in name:
-            raise SetupError(
-                f"blueprint name {name!r} must be non-empty and contain no dot"
-            )
+        check_name(name)
         self.name = name
         self.url_prefix = url_prefix
         self.rules: list[Rule] = []
@@ -56,6 +53,34 @@ class Blueprint(Scaffold):
     def _record(self, rule: Rule) -> None:
         self.rules.append(rule)
 
+    def mounted(self, url_prefix: str | None, name: str) -> list[Rule]:
+        """
+        Copy the blueprint's rules for an app, under a prefix and a name.
+
+        Each copy's rule, and its ``redirect_to`` target if it's a rule, start
+        with ``url_prefix``; its endpoint is ``name.endpoint``. From then on,
+        the blueprint takes no more routes: the app has its copies.
+
+        """
+        check_name(name)
+        self._registered = True
+        return [
+            make_rule(
+                prefixed(url_prefix, rule.rule),
+                rule.handler if isinstance(rule, Route) else None,
+                endpoint=None if rule.endpoint is None else f"{name}.{rule.endpoint}",
+                defaults=rule.defaults,
+                redirect_to=(
+                    prefixed(url_prefix, rule.redirect_to)
+                    if isinstance(rule.redirect_to, str)
+                    else rule.redirect_to
+                ),
+                strict_slashes=rule.strict_slashes,
+                merge_slashes=rule.merge_slashes,
+            )
+            for rule in self.rules
+        ]
+
     def _check_setup(self, method: str) -> None:
         if self._registered:
             raise SetupError(
@@ -65,14 +90,16 @@ class Blueprint(Scaffold):
             )
 
 
-def mount(rule: Rule, prefix: str | None, name: str) -> Rule:
-    """Copy a blueprint's rule under a URL prefix and a blueprint name."""
-    string = rule.rule
-    if prefix:
-        string = "/".join((prefix.rstrip("/"), string.lstrip("/")))
-    options = {**rule.get_empty_kwargs(), "merge_slashes": rule.merge_slashes}
-    if rule.endpoint is not None:
-        options["endpoint"] = f"{name}.{rule.endpoint}"
-    if isinstance(rule, Route):
-        return Route(string, rule.handler, **options)
-    return Rule(string, websocket=True, **options)
+def check_name(name: str) -> None:
+    """Refuse a blueprint name that's empty or holds a dot."""
+    if not name or "." in name:
+        raise SetupError(
+            f"blueprint name {name!r} must be non-empty and contain no dot"
+        )
+
+
+def prefixed(url_prefix: str | None, rule: str) -> str:
+    """Put a URL prefix in front of a rule: ``/api`` + ``/items`` = ``/api/items``."""
+    if not url_prefix:
+        return rule
+    return "/".join((url_prefix.rstrip("/"), rule.lstrip("/")))

@@ -16,6 +16,7 @@ This module does no I/O: it can be used and tested without a socket.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -28,9 +29,9 @@ from .exceptions import SetupError
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Handler", "Route", "Router", "build_url", "check_handler"]
+__all__ = ["Handler", "Route", "Router", "build_url", "check_rule", "make_rule"]
 
-Handler: TypeAlias = "Callable[Concatenate[Connection, ...], Awaitable[None]]"
+Handler: TypeAlias = Callable[Concatenate["Connection", ...], Awaitable[None]]
 """A connection handler: a coroutine function taking the connection first,
 then the rule's parameters as keyword arguments."""
 
@@ -56,21 +57,42 @@ class Route(Rule):
         self.handler = handler
 
 
-def describe(handler: Callable[..., object]) -> str:
-    """Name a handler in error messages: ``module.qualname``."""
-    module = getattr(handler, "__module__", None)
-    name = getattr(handler, "__qualname__", None) or repr(handler)
-    return f"{module}.{name}" if module else name
-
-
-def check_handler(rule: Rule, converters: Converters) -> None:
+def make_rule(string: str, handler: Handler | None, **options: Any) -> Rule:
     """
-    Check that a rule is well-formed and that its handler accepts its parameters.
+    Create a :class:`Route` for a handler, or a plain rule that redirects.
+
+    Raises:
+        SetupError: If werkzeug refuses the rule, such as one that doesn't
+            start with a slash.
+
+    """
+    try:
+        if handler is None:
+            return Rule(string, websocket=True, **options)
+        return Route(string, handler, **options)
+    except ValueError as exc:
+        where = f"rule {string!r}" + (f" of {describe(handler)}" if handler else "")
+        raise SetupError(f"{where}: {exc}") from None
+
+
+def describe(handler: object) -> str:
+    """Name a handler in error messages: ``module.qualname``."""
+    name = getattr(handler, "__qualname__", None)
+    if name is None:
+        return repr(handler)
+    return f"{getattr(handler, '__module__', '?')}.{name}"
+
+
+def check_rule(rule: Rule, converters: Converters) -> None:
+    """
+    Check a rule before it joins an app: well-formed, and served or redirected.
 
     The rule is compiled in a scratch map with the app's converters, which
-    catches malformed rules and unknown converters; then the handler's
-    signature is bound to the connection and the rule's parameters, which
-    catches a handler that misses one or doesn't expect one.
+    catches malformed rules, unknown converters and bad converter arguments.
+    Then, for a route, the handler's signature is bound to the connection and
+    the rule's parameters, which catches a handler that misses one or doesn't
+    expect one; for a redirect to a rule such as ``"/items/<id>"``, every
+    parameter of the target must be one of the rule's.
 
     Raises:
         SetupError: Naming the rule and the handler at fault.
@@ -86,20 +108,46 @@ def check_handler(rule: Rule, converters: Converters) -> None:
             f"{where}: {exc}; register custom converters with "
             f"App(converters=...) before adding the routes that use them"
         ) from None
-    except ValueError as exc:
+    except Exception as exc:  # ValueError, TypeError, SyntaxError...
         raise SetupError(f"{where}: {exc}") from None
+    arguments = sorted(probe.arguments)
+
+    if isinstance(rule.redirect_to, str):
+        missing = set(REDIRECT_PARAMETER.findall(rule.redirect_to)) - probe.arguments
+        if missing:
+            raise SetupError(
+                f"{where}: redirect_to={rule.redirect_to!r} uses "
+                f"{', '.join(sorted(missing))}, which the rule doesn't capture; "
+                f"it captures: {', '.join(arguments) or 'nothing'}"
+            )
     if handler is None:
         return
+
     signature = inspect.signature(handler)
-    arguments = sorted(probe.arguments)
     try:
         signature.bind(None, **dict.fromkeys(arguments))
     except TypeError as exc:
-        passed = ", ".join(["ws", *arguments])
         raise SetupError(
             f"{where}: the handler can't be called with the rule's parameters "
-            f"({exc}); its signature is {signature} but it receives ({passed})"
+            f"({exc}): it takes {parameters(signature)} but receives "
+            f"({', '.join(['ws', *arguments])})"
         ) from None
+
+
+# The parameters of a redirect_to target, as werkzeug fills them in.
+REDIRECT_PARAMETER = re.compile(r"<([^>]+)>")
+
+# Where the Host header of the request goes in redirects, if no server_name.
+UNKNOWN_HOST = "host.invalid"
+
+
+def parameters(signature: inspect.Signature) -> str:
+    """Show a signature without annotations and defaults: ``(ws, id, *args)``."""
+    bare = [
+        parameter.replace(annotation=parameter.empty, default=parameter.empty)
+        for parameter in signature.parameters.values()
+    ]
+    return str(signature.replace(parameters=bare, return_annotation=signature.empty))
 
 
 class Router:
@@ -127,7 +175,7 @@ class Router:
         self.url_map = url_map
         self.server_name = server_name
         self.url_scheme = url_scheme
-        self.adapter = url_map.bind(server_name or "localhost", url_scheme=url_scheme)
+        self.adapter = url_map.bind(server_name or UNKNOWN_HOST, url_scheme=url_scheme)
 
     def match(self, target: str, host: str) -> tuple[Route, dict[str, Any]]:
         """
@@ -152,7 +200,11 @@ class Router:
         """
         path, _, query = target.partition("?")
         if not path.startswith("/"):
-            raise BadRequest("The request target must be a path starting with '/'.")
+            # The absolute form, ws://host/path, which proxies may send.
+            parts = urlsplit(target)
+            if not (parts.scheme and parts.netloc):
+                raise BadRequest("The request target must be a path or a URL.")
+            path, query = parts.path or "/", parts.query
         try:
             path = unquote(path, errors="strict")
         except UnicodeDecodeError:
@@ -164,16 +216,20 @@ class Router:
 
         try:
             rule, params = self.adapter.match(path, query_args=query, return_rule=True)
-        except RequestRedirect:
+        except RequestRedirect as redirect:
             if self.server_name is None:
-                # werkzeug built the Location on the placeholder host. Redirects
-                # are rare, so bind again to the host the client asked for:
-                # this match raises RequestRedirect again, with the right URL.
-                adapter = self.url_map.bind(host, url_scheme=self.url_scheme)
-                adapter.match(path, query_args=query)
+                raise RequestRedirect(on_host(redirect.new_url, host)) from None
             raise
         # A rule without a handler has redirect_to set, so it never gets here.
         return cast(Route, rule), dict(params)
+
+
+def on_host(url: str, host: str) -> str:
+    """Put the host of a request in a URL that werkzeug built on UNKNOWN_HOST."""
+    parts = urlsplit(url)
+    if parts.netloc != UNKNOWN_HOST:  # an absolute redirect_to elsewhere
+        return url
+    return urlunsplit(parts._replace(netloc=host.lower()))
 
 
 def build_url(

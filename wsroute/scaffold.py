@@ -11,20 +11,21 @@ URL map; a blueprint keeps it until it's registered on an app.
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from werkzeug.routing import Rule
 
 from .exceptions import SetupError
-from .routing import Handler, Route, describe
+from .routing import Handler, describe, make_rule
 
 __all__ = ["Scaffold"]
 
 H = TypeVar("H", bound=Handler)
 
 
-class Scaffold:
+class Scaffold(ABC):
     """
     Base class for :class:`~wsroute.App` and :class:`~wsroute.Blueprint`.
 
@@ -102,9 +103,12 @@ class Scaffold:
             merge_slashes: Redirect ``/a//b`` to ``/a/b`` (the default).
 
         Raises:
-            SetupError: If the handler isn't a coroutine function, if there is
-                neither a handler nor a redirect (or both), if the endpoint
-                name contains a dot, or if setup has finished.
+            SetupError: If the handler isn't a coroutine function or can't
+                take the rule's parameters, if the rule is malformed or uses an
+                unknown converter, if there is neither a handler nor a redirect
+                (or both), if the endpoint name contains a dot or is taken, or
+                if setup has finished. On a blueprint, the checks that depend
+                on the app wait until the blueprint is registered.
 
         """
         self._check_setup(f"add_route({rule!r})")
@@ -113,45 +117,40 @@ class Scaffold:
                 f"rule {rule!r}: pass either a handler to serve it "
                 f"or redirect_to to redirect it, not both or neither"
             )
-        options: dict[str, Any] = {
-            "defaults": defaults,
-            "strict_slashes": strict_slashes,
-            "merge_slashes": merge_slashes,
-        }
-        if handler is None:
-            self._record(
-                Rule(
-                    rule,
-                    endpoint=endpoint,
-                    redirect_to=redirect_to,
-                    websocket=True,
-                    **options,
-                )
-            )
-            return
-        if not inspect.iscoroutinefunction(handler):
-            raise SetupError(
-                f"rule {rule!r}: handler {describe(handler)} must be a coroutine "
-                f"function; define it with 'async def'"
-            )
-        if endpoint is None:
-            endpoint = getattr(handler, "__name__", None)
-            if endpoint is None:
+        if handler is not None:
+            if not inspect.iscoroutinefunction(handler):
                 raise SetupError(
-                    f"rule {rule!r}: handler {describe(handler)} has no name "
-                    f"to use as endpoint; pass endpoint=..."
+                    f"rule {rule!r}: handler {describe(handler)} must be a "
+                    f"coroutine function; define it with 'async def'"
                 )
-        if "." in endpoint:
+            if endpoint is None:
+                endpoint = getattr(handler, "__name__", None)
+                if endpoint is None:
+                    raise SetupError(
+                        f"rule {rule!r}: handler {describe(handler)} has no name "
+                        f"to use as endpoint; pass endpoint=..."
+                    )
+        if endpoint is not None and "." in endpoint:
             raise SetupError(
                 f"rule {rule!r}: endpoint {endpoint!r} can't contain a dot; "
                 f"dots separate blueprint names from endpoint names"
             )
-        self._record(Route(rule, handler, endpoint=endpoint, **options))
+        self._record(
+            make_rule(
+                rule,
+                handler,
+                endpoint=endpoint,
+                defaults=defaults,
+                redirect_to=redirect_to,
+                strict_slashes=strict_slashes,
+                merge_slashes=merge_slashes,
+            )
+        )
 
+    @abstractmethod
     def _record(self, rule: Rule) -> None:
         """Keep a rule declared on this app or blueprint."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _check_setup(self, method: str) -> None:
         """Refuse to change the setup once it's in use."""
-        raise NotImplementedError
