@@ -16,6 +16,7 @@ into Python objects before the handler runs::
 
 import asyncio
 import datetime
+import functools
 import math
 import zoneinfo
 
@@ -31,13 +32,20 @@ class ZoneInfoConverter(BaseConverter):
     part_isolating = False  # the regex matches slashes
 
     def to_python(self, value: str) -> zoneinfo.ZoneInfo:
-        try:
-            return zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValidationError() from None
+        # Look the name up in the list of zones before opening any file:
+        # ZoneInfo("Europe") would try to read a directory.
+        if value not in time_zones():
+            raise ValidationError()
+        return zoneinfo.ZoneInfo(value)
 
     def to_url(self, value: zoneinfo.ZoneInfo) -> str:
         return value.key
+
+
+@functools.cache
+def time_zones() -> set[str]:
+    """Return the names of the time zones this machine knows; read them once."""
+    return zoneinfo.available_timezones()
 
 
 class DateTimeConverter(BaseConverter):
@@ -58,7 +66,7 @@ class DateTimeConverter(BaseConverter):
 class TimeDeltaConverter(BaseConverter):
     """A duration under a day, as ``HH:MM:SS``."""
 
-    regex = r"\d{2}:[0-5]\d:[0-5]\d"
+    regex = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
 
     def to_python(self, value: str) -> datetime.timedelta:
         hours, minutes, seconds = map(int, value.split(":"))

@@ -29,25 +29,27 @@ def port_of(server: Server) -> int:
 
 async def exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
     """
-    Send raw bytes to the server at ``url``; read its HTTP answer until EOF.
+    Send raw bytes to the server at ``url``; read its HTTP answer.
 
-    Returns the status code, the headers (with lower-case names) and the body.
+    Returns the status code, the headers (with lower-case names) and the body,
+    read until the server closes the connection, unless the status is 101.
 
     """
     host, _, port = url.removeprefix("ws://").partition(":")
     async with asyncio.timeout(TIMEOUT):
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(data)
-        answer = await reader.read()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode().strip().split("\r\n")
+        status = int(status_line.split()[1])
+        body = b"" if status == 101 else await reader.read()
         writer.close()
         await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return status, headers, body
 
 
 def handshake(path: str, host: str | None = "localhost", **headers: str) -> bytes:

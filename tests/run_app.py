@@ -2,7 +2,9 @@
 
 import asyncio
 import logging
+import socket
 import sys
+from typing import Any
 
 from examples.app import echo
 from wsroute import App, Connection
@@ -17,7 +19,21 @@ async def stuck(ws: Connection) -> None:
     await asyncio.sleep(3600)  # ignores the closing of the connection
 
 
+@app.route("/stubborn")
+async def stubborn(ws: Connection) -> None:
+    await ws.send("stubborn")
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        await asyncio.sleep(3600)  # ignores one cancellation, not the next
+
+
 if __name__ == "__main__":
+    options: dict[str, Any] = {"shutdown_timeout": float(sys.argv[1])}
     if "--own-logging" in sys.argv:
         logging.basicConfig(level=logging.INFO, format="own format: %(message)s")
-    app.run("127.0.0.1", 0, shutdown_timeout=float(sys.argv[1]))
+    if "--sock" in sys.argv:
+        options["sock"] = socket.create_server(("127.0.0.1", 0))
+    if "--behind-proxy" in sys.argv:
+        options.update(ssl=True, server_name="public.example")
+    app.run("127.0.0.1", 0, **options)

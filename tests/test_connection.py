@@ -111,7 +111,9 @@ async def test_json_round_trip() -> None:
         assert json.loads(await ws.recv()) == {"double": 10, "name": "b"}
 
 
-@pytest.mark.parametrize("message", ["{not json", b"\xff\xfe{"])
+@pytest.mark.parametrize(
+    "message", ["{not json", b"\xff\xfe{", "[" * 100_000, "NaN", '{"x": -Infinity}']
+)
 async def test_invalid_json_closes_1007(
     message: str | bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -128,6 +130,25 @@ async def test_invalid_json_closes_1007(
             await ws.recv()
         assert (ws.close_code, ws.close_reason) == (1007, "invalid JSON")
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_send_json_is_always_valid_utf8_json() -> None:
+    """Lone surrogates go out escaped; NaN raises in the handler."""
+    app = App()
+    errors: list[Exception] = []
+
+    @app.route("/")
+    async def root(ws: Connection) -> None:
+        await ws.send_json(await ws.recv_json())
+        try:
+            await ws.send_json(float("nan"))
+        except ValueError as exc:
+            errors.append(exc)
+
+    async with serving(app) as url, connect(url) as ws:
+        await ws.send('["\\ud800", "été"]')
+        assert await ws.recv() == '["\\ud800","\\u00e9t\\u00e9"]'
+    assert len(errors) == 1
 
 
 async def test_invalid_json_can_be_caught() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 
 import pytest
 from websockets.asyncio.client import connect
@@ -35,12 +36,19 @@ async def test_clock_in_a_time_zone() -> None:
             assert now.utcoffset() == datetime.timedelta(0)
 
 
-async def test_unknown_time_zone_is_not_found() -> None:
-    """A converter refusing a value makes a 404."""
+@pytest.mark.parametrize(
+    "path",
+    ["/clock/Mars/Olympus", "/clock/Europe", "/clock/" + "a" * 300, "/timer/24:00:00"],
+)
+async def test_values_the_converters_refuse_are_not_found(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A converter refusing a value makes a 404, and nothing is logged."""
     async with serving(clock.app) as url:
         with pytest.raises(InvalidStatus) as info:
-            await connect(f"{url}/clock/Mars/Olympus")
+            await connect(f"{url}{path}")
         assert info.value.response.status_code == 404
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_timer_counts_down() -> None:

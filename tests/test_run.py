@@ -87,8 +87,54 @@ async def test_shutdown_waits_a_bounded_time_for_handlers() -> None:
             await ws.wait_closed()
             assert ws.close_code == 1001
         log = await finish(process)
-    assert "1 handlers still running after 0.2 s; cancelling them" in log
+    assert "Cancelling what's left: 1 running handlers, 0 opening" in log
     assert "Traceback" not in log
+
+
+async def test_second_signal_stops_at_once() -> None:
+    """A second signal cancels handlers without waiting for shutdown_timeout."""
+    async with running(shutdown_timeout=60) as (process, url):
+        async with connect(f"{url}/stuck") as ws:
+            assert await ws.recv() == "stuck"
+            process.send_signal(signal.SIGINT)
+            await ws.wait_closed()
+        process.send_signal(signal.SIGINT)
+        log = await finish(process)
+    assert "Cancelling what's left: 1 running handlers, 0 opening" in log
+
+
+async def test_connections_still_opening_are_cancelled() -> None:
+    """A client that never finishes its handshake can't hold up shutdown."""
+    async with running(shutdown_timeout=0.2) as (process, url):
+        host, _, port = url.removeprefix("ws://").partition(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /echo HTTP/1.1\r\n")  # and nothing more
+        await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        log = await finish(process)
+        writer.close()
+    assert "Cancelling what's left: 0 running handlers, 1 opening" in log
+
+
+async def test_handler_ignoring_cancellation_is_reported() -> None:
+    """A handler that swallows cancellation is named in an error."""
+    async with running(shutdown_timeout=0.2) as (process, url):
+        async with connect(f"{url}/stubborn") as ws:
+            assert await ws.recv() == "stubborn"
+            process.send_signal(signal.SIGTERM)
+            await ws.wait_closed()
+        log = await finish(process)
+    assert "Some handlers ignore cancellation" in log
+
+
+async def test_run_on_a_socket_behind_a_proxy() -> None:
+    """sock= replaces host and port; the URL logged is the one to connect to."""
+    async with running(5, "--sock", "--behind-proxy") as (process, url):
+        async with connect(f"{url}/echo") as ws:
+            await ws.send("plain ws")
+            assert await ws.recv() == "plain ws"
+        process.send_signal(signal.SIGTERM)
+        await finish(process)
 
 
 async def test_run_keeps_the_logging_of_the_program() -> None:

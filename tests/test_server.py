@@ -106,6 +106,13 @@ async def test_redirect_behind_a_tls_proxy() -> None:
             assert await ws.recv() == "a/b"  # the server itself speaks plain TCP
 
 
+async def test_absolute_form_request_target() -> None:
+    """A request for ws://host/path is routed on its path."""
+    async with serving(make_app()) as url:
+        status, _, _ = await exchange(url, handshake(f"{url}/a/b"))
+        assert status == 101
+
+
 async def test_plain_get_gets_426() -> None:
     """A GET without Upgrade on a route is answered 426 Upgrade Required."""
     async with serving(make_app()) as url:
@@ -122,6 +129,8 @@ async def test_plain_get_gets_426() -> None:
         (handshake("/echo", Host="other"), 400, b"several Host headers"),
         (handshake("/echo", host="a b"), 400, b"isn't a valid host"),
         (handshake("/echo", host="/evil"), 400, b"isn't a valid host"),
+        (handshake("/echo", host="a..b"), 400, b"isn't a valid host"),
+        (handshake("/echo", host="a" * 64), 400, b"isn't a valid host"),
         (handshake("/echo").replace(b"HTTP/1.1", b"HTTP/1.0"), 505, b"HTTP/1.1"),
         (handshake("/echo").replace(b"GET", b"POST"), 405, b"uses GET"),
         (handshake("/files/../secret"), 400, b"'..' segment"),
@@ -208,6 +217,67 @@ async def test_connection_closed_from_elsewhere_is_a_crash(
             await ws.recv()
         assert ws.close_code == 1011
     assert "bad failed on /bad" in caplog.text
+
+
+async def test_task_group_ending_with_the_connection_is_normal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ConnectionClosed wrapped in an ExceptionGroup is a normal end too."""
+    app = App()
+
+    @app.route("/chat")
+    async def chat(ws: Connection) -> None:
+        async def tick() -> None:
+            for number in range(100):  # bounded: the client leaves first
+                await ws.send(str(number))
+                await asyncio.sleep(0.01)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(tick())
+            group.create_task(echo(ws))
+
+    async with serving(app) as url, connect(f"{url}/chat") as ws:
+        assert await ws.recv() == "0"
+        await ws.close(4000)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_task_group_close_connection() -> None:
+    """CloseConnection wrapped in an ExceptionGroup closes with its code."""
+    app = App()
+
+    @app.route("/json")
+    async def read_json(ws: Connection) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(ws.recv_json())
+            group.create_task(asyncio.sleep(10))
+
+    async with serving(app) as url, connect(f"{url}/json") as ws:
+        await ws.send("not json")
+        await ws.wait_closed()
+        assert (ws.close_code, ws.close_reason) == (1007, "invalid JSON")
+
+
+async def test_task_group_with_a_crash_is_a_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One crash in a group makes the whole group a crash: 1011, logged."""
+    app = App()
+
+    @app.route("/mixed")
+    async def mixed(ws: Connection) -> None:
+        async def fail() -> None:
+            raise CloseConnection(4000)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(fail())
+            group.create_task(asyncio.sleep(0))
+            raise KeyError("bug")
+
+    async with serving(app) as url, connect(f"{url}/mixed") as ws:
+        await ws.wait_closed()
+        assert ws.close_code == 1011
+    assert "mixed failed on /mixed" in caplog.text
 
 
 async def test_close_connection_closes_with_code_and_reason(

@@ -89,35 +89,50 @@ class Connection(ServerConnection):
         return SimpleNamespace()
 
     async def send_json(self, data: Any) -> None:
-        """
-        Send ``data`` encoded as JSON in a text message.
+        r"""
+        Send ``data`` encoded as compact JSON in a text message.
+
+        Strings that UTF-8 can't encode, such as a lone surrogate that a
+        client sent as ``"\ud800"``, go out as ``\u`` escapes, so the
+        message is always valid JSON in valid UTF-8.
 
         Raises:
-            TypeError: If ``data`` can't be encoded to JSON.
+            TypeError: If ``data`` holds a value that JSON can't represent.
+            ValueError: If ``data`` holds NaN or an infinity, which JSON
+                doesn't allow.
             websockets.exceptions.ConnectionClosed: If the connection is
                 closed.
 
         """
-        await self.send(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+        text = json.dumps(
+            data, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        try:
+            payload = text.encode()
+        except UnicodeEncodeError:
+            payload = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+        await self.send(payload, text=True)
 
     async def recv_json(self) -> Any:
         """
         Receive a message and decode it from JSON.
 
-        Text and binary messages are both accepted; a binary one must hold
-        JSON encoded in UTF-8.
+        Text and binary messages are both accepted; a binary one holds JSON
+        in UTF-8 (or UTF-16 or UTF-32, which :func:`json.loads` detects).
+        Only standard JSON is accepted: not ``NaN`` nor ``Infinity``.
 
         Raises:
-            InvalidJSON: If the message isn't JSON. Unless the handler catches
-                it, the connection closes with code 1007.
+            InvalidJSON: If the message isn't JSON, or nests too deeply to
+                decode. Unless the handler catches it, the connection closes
+                with code 1007.
             websockets.exceptions.ConnectionClosed: If the connection is
                 closed.
 
         """
         message = await self.recv()
         try:
-            return json.loads(message)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            return json.loads(message, parse_constant=refuse_constant)
+        except (ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
             raise InvalidJSON() from None
 
     def url_for(self, endpoint: str, /, **values: Any) -> str:
@@ -145,3 +160,8 @@ class Connection(ServerConnection):
             host=host,
             scheme=self.router.url_scheme,
         )
+
+
+def refuse_constant(name: str) -> Any:
+    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``, which aren't JSON."""
+    raise ValueError(f"{name} isn't allowed in JSON")

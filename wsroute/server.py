@@ -25,7 +25,7 @@ import re
 import signal
 import socket
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from websockets.asyncio.server import Server, ServerConnection
@@ -57,9 +57,13 @@ ProcessRequest: TypeAlias = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
 ]
 
-# A Host header: a registered name, an IPv4 address or a bracketed IPv6
-# address, then an optional port (RFC 3986, section 3.2.2).
-HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+# A Host header: a DNS name or an IPv4 address, or an IPv6 address in
+# brackets, then an optional port. Labels are 1 to 63 characters long, which
+# werkzeug needs to build redirects and URLs on that host.
+HOST = re.compile(
+    r"(?:[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?"
+)
 
 
 def serve(
@@ -215,20 +219,43 @@ async def handle(connection: Connection) -> None:
       connection closes with 1011 (internal error). The client never sees the
       traceback.
 
+    An exception group, as a :class:`asyncio.TaskGroup` raises, is judged by
+    the exceptions it holds: it's a normal end if each one is.
+
     """
     handler = connection.route.handler
     try:
         await handler(connection, **connection.path_params)
-    except CloseConnection as exc:
-        await connection.close(exc.code, exc.reason)
     except Exception as exc:
-        if isinstance(exc, ConnectionClosed) and connection.state is not State.OPEN:
+        errors = list(leaves(exc))
+        if all(is_normal_end(error, connection) for error in errors):
+            for error in errors:
+                if isinstance(error, CloseConnection):
+                    await connection.close(error.code, error.reason)
+                    break
             return
         path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
         connection.logger.error(
             "handler %s failed on %s", describe(handler), path, exc_info=True
         )
         await connection.close(CloseCode.INTERNAL_ERROR)
+
+
+def leaves(exc: BaseException) -> Iterator[BaseException]:
+    """Yield an exception, or the exceptions in an exception group, flattened."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from leaves(inner)
+    else:
+        yield exc
+
+
+def is_normal_end(exc: BaseException, connection: Connection) -> bool:
+    """Tell a deliberate close, or the end of a closed connection, from a crash."""
+    if isinstance(exc, CloseConnection):
+        return True
+    # ConnectionClosed from another connection, while this one is open, is a bug.
+    return isinstance(exc, ConnectionClosed) and connection.state is not State.OPEN
 
 
 def run(
@@ -250,15 +277,18 @@ def run(
 
     On SIGINT or SIGTERM, the server stops accepting connections, closes open
     ones with 1001 (going away), and waits up to ``shutdown_timeout`` seconds
-    for handlers to return; then it cancels those still running.
+    for handlers to return; then it cancels those still running. A second
+    signal cancels them at once. A handler that suppresses
+    :exc:`asyncio.CancelledError` keeps the process alive: let it propagate.
 
     Signals are caught on Unix; elsewhere, Ctrl-C interrupts the server.
 
     Args:
         app: The app to serve.
-        host: Network interfaces to listen on.
-        port: TCP port to listen on; 0 picks a free one.
-        shutdown_timeout: How long to wait for handlers when stopping.
+        host: Network interfaces to listen on; ignored with ``sock=...``.
+        port: TCP port to listen on, 0 for a free one; ignored with ``sock=...``.
+        shutdown_timeout: How long to wait for handlers when stopping, then
+            again for cancelled handlers to finish.
         log_level: Level of the logging set up for the program, if any.
         options: Any option of :func:`serve`.
 
@@ -279,31 +309,50 @@ async def serve_until_stopped(
 ) -> None:
     """Serve until SIGINT or SIGTERM, then shut down within a bounded time."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Unix
-            loop.add_signal_handler(signum, stop.set)
+    stop, hurry = asyncio.Event(), asyncio.Event()
 
+    def on_signal() -> None:
+        if stop.is_set():
+            hurry.set()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # signals on Windows
+            loop.add_signal_handler(signum, on_signal)
+
+    if options.get("sock") is not None:
+        host = port = None
     server = await serve(app, host, port, **options)
-    scheme = "ws" if options.get("ssl") is None else "wss"
+    scheme = "wss" if isinstance(options.get("ssl"), ssl_module.SSLContext) else "ws"
     logger.info("Running on %s (press CTRL+C to quit)", address(server, host, scheme))
     await stop.wait()
 
-    logger.info("Shutting down")
-    server.close()
-    try:
-        async with asyncio.timeout(shutdown_timeout):
-            await server.wait_closed()
-    except TimeoutError:
-        running = [task for task in server.handler_tasks if not task.done()]
+    logger.info("Shutting down; press CTRL+C again to stop at once")
+    server.close()  # 503 to opening connections, 1001 to open ones
+    closed = asyncio.ensure_future(server.wait_closed())
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait(
+        [closed, hurried], timeout=shutdown_timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    hurried.cancel()
+    if not closed.done():
+        pending = [task for task in server.handler_tasks if not task.done()]
+        running = len(server.all_connections)  # connections whose handler runs
         logger.warning(
-            "%d handlers still running after %g s; cancelling them",
-            len(running),
-            shutdown_timeout,
+            "Cancelling what's left: %d running handlers, %d opening connections",
+            running,
+            len(pending) - running,
         )
-        for task in running:
+        for task in pending:
             task.cancel()
-        await server.wait_closed()
+        try:
+            async with asyncio.timeout(shutdown_timeout):
+                await closed
+        except TimeoutError:
+            logger.error(
+                "Some handlers ignore cancellation; they keep the process alive"
+            )
+            return
     logger.info("Stopped")
 
 
