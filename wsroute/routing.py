@@ -186,7 +186,8 @@ class Router:
         UTF-8, or that contains a NUL or a ``..`` segment, is refused.
 
         Args:
-            target: The request target, as on the request line.
+            target: The request target, as on the request line: a path, or an
+                absolute URL as proxies send.
             host: The request's ``Host`` header, for the Location of redirects.
 
         Returns:
