@@ -9,10 +9,12 @@ runs in another, pinned to core 1. It opens a TCP connection, sends a
 handshake request for ``/items/3``, reads the 101 answer, sends a close frame
 and reads until the server closes the connection, with ``--in-flight``
 connections at a time. Servers take turns (A B C A B C ...) and the table
-gives the median of the rounds, as a ratio to raw websockets.
+gives the median of the rounds, as a ratio to raw websockets, with the CPU
+time the server spent per handshake (read from /proc, so Linux only).
 
-Raw websockets serves one handler; route() and wsroute serve 20 rules, the
-measured one last.
+Raw websockets serves one handler; route() and wsroute serve 21 rules: 19
+with a parameter, then ``/echo``, then ``/items/<int:id>``. ``--path`` picks
+the path requested.
 
 """
 
@@ -32,7 +34,7 @@ SERVERS = ["raw", "route", "wsroute"]
 # Servers that isolate one cost each, for --servers.
 DIAGNOSTIC = ["raw+subclass", "raw+process_request", "wsroute-1-rule"]
 REQUEST = (
-    b"GET /items/3 HTTP/1.1\r\n"
+    b"GET %s HTTP/1.1\r\n"
     b"Host: 127.0.0.1\r\n"
     b"Upgrade: websocket\r\n"
     b"Connection: Upgrade\r\n"
@@ -61,7 +63,7 @@ async def serve(kind: str) -> None:
         async for message in ws:
             await ws.send(message)
 
-    rules = [f"/section{i}/<int:id>" for i in range(19)] + ["/items/<int:id>"]
+    rules = [f"/section{i}/<int:id>" for i in range(19)] + ["/echo", "/items/<int:id>"]
     if kind == "wsroute-1-rule":
         kind, rules = "wsroute", rules[-1:]
     if kind == "raw":
@@ -89,7 +91,7 @@ async def serve(kind: str) -> None:
         await stop.wait()
 
 
-async def load(port: int, seconds: float, in_flight: int) -> None:
+async def load(port: int, seconds: float, in_flight: int, path: str) -> None:
     """Open and close connections for a while; print count and CPU seconds."""
     count = 0
     deadline = time.monotonic() + seconds
@@ -98,7 +100,7 @@ async def load(port: int, seconds: float, in_flight: int) -> None:
         nonlocal count
         while time.monotonic() < deadline:
             reader, writer = await asyncio.open_connection(HOST, port)
-            writer.write(REQUEST)
+            writer.write(REQUEST % path.encode())
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 101 "):
                 raise RuntimeError(f"unexpected answer: {head!r}")
@@ -112,8 +114,23 @@ async def load(port: int, seconds: float, in_flight: int) -> None:
     print(count / seconds, time.process_time() - start, flush=True)
 
 
-def measure(kind: str, seconds: float, in_flight: int) -> tuple[float, float]:
-    """Start a server, load it, stop it; return handshakes/s and client CPU."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    kind: str, seconds: float, in_flight: int, path: str
+) -> tuple[float, float, float]:
+    """
+    Start a server, load it, stop it.
+
+    Returns handshakes per second, the server's CPU time per handshake in
+    microseconds, and the share of a core the load generator used.
+
+    """
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind],
         stdout=subprocess.PIPE,
@@ -122,14 +139,24 @@ def measure(kind: str, seconds: float, in_flight: int) -> tuple[float, float]:
     try:
         assert server.stdout is not None
         port = server.stdout.readline().strip()
+        before = cpu_seconds(server.pid)
         output = subprocess.run(
-            [sys.executable, __file__, "--load", port, str(seconds), str(in_flight)],
+            [
+                sys.executable,
+                __file__,
+                "--load",
+                port,
+                str(seconds),
+                str(in_flight),
+                path,
+            ],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        rate, cpu = map(float, output.split())
-        return rate, cpu / seconds
+        server_cpu = cpu_seconds(server.pid) - before
+        rate, client_cpu = map(float, output.split())
+        return rate, server_cpu / (rate * seconds) * 1e6, client_cpu / seconds
     finally:
         server.terminate()
         server.wait()
@@ -148,7 +175,12 @@ def main() -> None:
         help="servers to compare; the first is the reference of ratios",
     )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
-    parser.add_argument("--load", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--path",
+        default="/items/3",
+        help="path to request: /items/3 (a rule with a parameter) or /echo",
+    )
     args = parser.parse_args()
     if args.serve:
         pin(0)
@@ -156,26 +188,41 @@ def main() -> None:
         return
     if args.load:
         pin(1)
-        port, seconds, in_flight = args.load
-        asyncio.run(load(int(port), float(seconds), int(in_flight)))
+        port, seconds, in_flight, path = args.load
+        asyncio.run(load(int(port), float(seconds), int(in_flight), path))
         return
 
     servers = args.servers
     rates: dict[str, list[float]] = {kind: [] for kind in servers}
+    costs: dict[str, list[float]] = {kind: [] for kind in servers}
     loads: list[float] = []
     for round_number in range(args.rounds):
         for kind in servers:
-            rate, cpu = measure(kind, args.seconds, args.in_flight)
+            rate, cost, load_cpu = measure(
+                kind, args.seconds, args.in_flight, args.path
+            )
             rates[kind].append(rate)
-            loads.append(cpu)
-            print(f"round {round_number + 1}: {kind:8} {rate:8.0f}/s", file=sys.stderr)
+            costs[kind].append(cost)
+            loads.append(load_cpu)
+            print(
+                f"round {round_number + 1}: {kind:20} {rate:6.0f}/s {cost:6.1f} µs",
+                file=sys.stderr,
+            )
     reference = statistics.median(rates[servers[0]])
-    print(f"| server | handshakes/s (median) | ratio to {servers[0]} |")
-    print("|---|---:|---:|")
+    reference_cost = statistics.median(costs[servers[0]])
+    print(
+        f"| server | handshakes/s | ratio to {servers[0]} "
+        f"| server CPU per handshake | extra CPU |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for kind in servers:
-        median = statistics.median(rates[kind])
-        print(f"| {kind} | {median:.0f} | {median / reference:.3f} |")
-    print(f"\nload generator CPU use: {max(loads):.0%} of a core at most")
+        rate, cost = statistics.median(rates[kind]), statistics.median(costs[kind])
+        print(
+            f"| {kind} | {rate:.0f} | {rate / reference:.3f} "
+            f"| {cost:.1f} µs | {cost - reference_cost:+.1f} µs |"
+        )
+    print(f"\n{args.path}: medians of {args.rounds} rounds of {args.seconds:g} s")
+    print(f"load generator CPU use: {max(loads):.0%} of a core at most")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,22 @@ def test_converter_refusing_a_value_gives_404() -> None:
         router(Route("/<int:id>", handler, endpoint="e")).match("/abc", "h")
 
 
+def test_rules_without_parameters_are_looked_up_first() -> None:
+    """Static rules that werkzeug matches as they are go in a dict."""
+    echo = Route("/echo", handler, endpoint="echo")
+    r = router(
+        echo,
+        Route("/items/<int:id>", handler, endpoint="item"),
+        Route("/clock", handler, endpoint="clock", defaults={"tz": "UTC"}),
+        Route("/a//b", handler, endpoint="ab"),  # werkzeug redirects it to /a/b
+        Route("/echo", handler, endpoint="shadowed"),  # the first /echo wins
+    )
+    assert r.static == {"/echo": echo}
+    first, second = r.match("/echo", "h"), r.match("/echo", "h")
+    assert first == second == (echo, {})
+    assert first[1] is not second[1]
+
+
 def test_defaults_reach_params() -> None:
     """Defaults are passed like captured parameters."""
     route = Route("/clock", handler, endpoint="e", defaults={"tz": "UTC"})

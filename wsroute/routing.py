@@ -15,13 +15,14 @@ This module does no I/O: it can be used and tested without a socket.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
 
 from .exceptions import SetupError
@@ -176,6 +177,14 @@ class Router:
         self.server_name = server_name
         self.url_scheme = url_scheme
         self.adapter = url_map.bind(server_name or UNKNOWN_HOST, url_scheme=url_scheme)
+        # Rules without parameters, by path: werkzeug always answers the same
+        # for the same path, so its answer for these is looked up in a dict.
+        self.static: dict[str, Route] = {}
+        for rule in url_map.iter_rules():
+            if isinstance(rule, Route) and not rule.arguments:
+                with contextlib.suppress(HTTPException):  # such as a redirect
+                    if self.adapter.match(rule.rule, return_rule=True)[0] is rule:
+                        self.static[rule.rule] = rule
 
     def match(self, target: str, host: str) -> tuple[Route, dict[str, Any]]:
         """
@@ -215,6 +224,8 @@ class Router:
         if ".." in path and ".." in path.split("/"):
             raise BadRequest("The path contains a '..' segment.")
 
+        if path in self.static:
+            return self.static[path], {}
         try:
             rule, params = self.adapter.match(path, query_args=query, return_rule=True)
         except RequestRedirect as redirect:
