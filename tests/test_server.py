@@ -316,9 +316,11 @@ async def test_websockets_options_pass_through() -> None:
         "max_size": 10,
         "compression": None,
         "subprotocols": ["chat"],
-        "origins": ["https://good.example"],
+        "origins": ["https://good.example"],  # websockets' own check
     }
-    async with serving(make_app(), **options) as url:
+    app = make_app()
+    app.origins.append("https://good.example")  # wsroute's check
+    async with serving(app, **options) as url:
         async with connect(
             f"{url}/echo",
             subprotocols=[Subprotocol("chat")],

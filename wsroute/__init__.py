@@ -20,7 +20,7 @@ from .app import App
 from .blueprints import Blueprint
 from .connection import Connection
 from .exceptions import CloseConnection, InvalidJSON, SetupError, WsrouteError
-from .routing import Handler, Route
+from .routing import Handler, HandshakeHook, Route
 
 __all__ = [
     "App",
@@ -28,6 +28,7 @@ __all__ = [
     "CloseConnection",
     "Connection",
     "Handler",
+    "HandshakeHook",
     "InvalidJSON",
     "Route",
     "SetupError",

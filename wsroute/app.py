@@ -9,7 +9,8 @@ shortcuts to the latter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.routing import BaseConverter, Map, Rule
@@ -53,6 +54,12 @@ class App(Scaffold):
             :attr:`converters`.
         strict_slashes: Default of the routes' ``strict_slashes`` option.
         merge_slashes: Default of the routes' ``merge_slashes`` option.
+        origins: Origins allowed to connect, beyond the server's own: strings
+            such as ``"https://example.com"``, or compiled regular expressions
+            that must match a whole ``Origin``. A browser's handshake whose
+            ``Origin`` is neither the server's own nor allowed is refused with
+            403; clients that send no ``Origin`` aren't browsers and are let
+            through. Routes can allow more with their own ``origins``.
 
     """
 
@@ -62,13 +69,13 @@ class App(Scaffold):
         converters: Mapping[str, type[BaseConverter]] | None = None,
         strict_slashes: bool = True,
         merge_slashes: bool = True,
+        origins: Sequence[str | re.Pattern[str]] = (),
     ) -> None:
+        super().__init__()
         self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
+        self.origins = list(origins)
         self.strict_slashes = strict_slashes
         self.merge_slashes = merge_slashes
-        #: Every rule of the app, in the order they were added; a blueprint's
-        #: are added when it's registered.
-        self.rules: list[Rule] = []
         #: Registered blueprints by the name their endpoints carry.
         self.blueprints: dict[str, Blueprint] = {}
         self._endpoints: dict[str, object] = {}
@@ -145,6 +152,9 @@ class App(Scaffold):
     def url_map(self) -> Map:
         """The app's werkzeug map, compiled on first use; setup finishes then."""
         if self._url_map is None:
+            for rule in self.rules:
+                if isinstance(rule, Route):
+                    rule.inherit(self.handshake_hooks, self.origins)
             self._url_map = Map(
                 self.rules,
                 converters=self.converters,

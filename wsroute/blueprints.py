@@ -10,6 +10,8 @@ the app, under the blueprint's URL prefix and with endpoints named
 
 from __future__ import annotations
 
+from typing import Any
+
 from werkzeug.routing import Rule
 
 from .exceptions import SetupError
@@ -41,10 +43,10 @@ class Blueprint(Scaffold):
     """
 
     def __init__(self, name: str, url_prefix: str | None = None) -> None:
+        super().__init__()
         check_name(name)
         self.name = name
         self.url_prefix = url_prefix
-        self.rules: list[Rule] = []
         self._registered = False
 
     def __repr__(self) -> str:
@@ -58,28 +60,37 @@ class Blueprint(Scaffold):
         Copy the blueprint's rules for an app, under a prefix and a name.
 
         Each copy's rule, and its ``redirect_to`` target if it's a rule, start
-        with ``url_prefix``; its endpoint is ``name.endpoint``. From then on,
-        the blueprint takes no more routes: the app has its copies.
+        with ``url_prefix``; its endpoint is ``name.endpoint``; a route
+        inherits the blueprint's handshake hooks. From then on, the blueprint
+        takes no more routes: the app has its copies.
 
         """
         check_name(name)
         self._registered = True
-        return [
-            make_rule(
-                prefixed(url_prefix, rule.rule),
-                rule.handler if isinstance(rule, Route) else None,
-                endpoint=None if rule.endpoint is None else f"{name}.{rule.endpoint}",
-                defaults=rule.defaults,
-                redirect_to=(
-                    prefixed(url_prefix, rule.redirect_to)
-                    if isinstance(rule.redirect_to, str)
-                    else rule.redirect_to
-                ),
-                strict_slashes=rule.strict_slashes,
-                merge_slashes=rule.merge_slashes,
+        return [self._copy(rule, url_prefix, name) for rule in self.rules]
+
+    def _copy(self, rule: Rule, url_prefix: str | None, name: str) -> Rule:
+        """Copy one rule for :meth:`mounted`."""
+        options: dict[str, Any] = {
+            "endpoint": None if rule.endpoint is None else f"{name}.{rule.endpoint}",
+            "defaults": rule.defaults,
+            "strict_slashes": rule.strict_slashes,
+            "merge_slashes": rule.merge_slashes,
+        }
+        if isinstance(rule.redirect_to, str):
+            options["redirect_to"] = prefixed(url_prefix, rule.redirect_to)
+        else:
+            options["redirect_to"] = rule.redirect_to
+        handler = None
+        if isinstance(rule, Route):
+            handler = rule.handler
+            options.update(
+                hooks=rule.hooks,
+                skip_hooks=rule.skip_hooks,
+                origins=rule.own_origins,
+                inherited_hooks=self.handshake_hooks,
             )
-            for rule in self.rules
-        ]
+        return make_rule(prefixed(url_prefix, rule.rule), handler, **options)
 
     def _check_setup(self, method: str) -> None:
         if self._registered:

@@ -59,6 +59,10 @@ class Connection(ServerConnection):
     path_params: dict[str, Any]
     router: Router
 
+    #: The authenticated user, set by an authentication hook (see
+    #: :mod:`wsroute.auth`), or by your own hooks; :obj:`None` until then.
+    user: Any = None
+
     @property
     def endpoint(self) -> str:
         """Name of the matched route, such as ``"item"`` or ``"api.item"``."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from websockets.http11 import Request, Response
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
 
@@ -30,11 +31,26 @@ from .exceptions import SetupError
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Handler", "Route", "Router", "build_url", "check_rule", "make_rule"]
+__all__ = [
+    "Handler",
+    "HandshakeHook",
+    "Route",
+    "Router",
+    "build_url",
+    "check_rule",
+    "make_rule",
+]
 
 Handler: TypeAlias = Callable[Concatenate["Connection", ...], Awaitable[None]]
 """A connection handler: a coroutine function taking the connection first,
 then the rule's parameters as keyword arguments."""
+
+HandshakeHook: TypeAlias = Callable[
+    ["Connection", Request], Awaitable[Response | None] | Response | None
+]
+"""A handshake hook: a function or coroutine function taking the connection
+and the handshake request, returning :obj:`None` to let the handshake go on,
+or a response to answer instead."""
 
 Converters: TypeAlias = Mapping[str, type[BaseConverter]]
 
@@ -48,14 +64,69 @@ class Route(Rule):
     :class:`~werkzeug.routing.Rule` is accepted, and ``websocket`` is always
     true.
 
-    Attributes:
+    Args:
+        string: The rule, such as ``"/items/<int:id>"``.
         handler: The coroutine function serving connections on this rule.
+        hooks: Handshake hooks of this route only, run last.
+        skip_hooks: Hooks of the app or the blueprint this route opts out of.
+        origins: Origins allowed on this route, beyond the app's.
+        inherited_hooks: Handshake hooks of the blueprint the route belongs
+            to, set when the blueprint is registered.
+        options: Any other argument of :class:`~werkzeug.routing.Rule`.
+
+    Attributes:
+        handshake_hooks: Every handshake hook of the route, in the order they
+            run: the app's, the blueprint's, then the route's own, less those
+            it skips. Set when the app's setup finishes.
+        origins: Origins allowed on the route: the app's and its own. Set when
+            the app's setup finishes.
 
     """
 
-    def __init__(self, string: str, handler: Handler, **options: Any) -> None:
+    def __init__(
+        self,
+        string: str,
+        handler: Handler,
+        *,
+        hooks: Sequence[HandshakeHook] = (),
+        skip_hooks: Sequence[HandshakeHook] = (),
+        origins: Sequence[str | re.Pattern[str]] = (),
+        inherited_hooks: Sequence[HandshakeHook] = (),
+        **options: Any,
+    ) -> None:
         super().__init__(string, websocket=True, **options)
         self.handler = handler
+        self.hooks = tuple(hooks)
+        self.skip_hooks = tuple(skip_hooks)
+        self.own_origins = tuple(origins)
+        self.inherited_hooks = tuple(inherited_hooks)
+        kept = [hook for hook in self.inherited_hooks if hook not in self.skip_hooks]
+        self.handshake_hooks: tuple[HandshakeHook, ...] = (*kept, *self.hooks)
+        self.origins: tuple[str | re.Pattern[str], ...] = self.own_origins
+
+    def inherit(
+        self,
+        app_hooks: Sequence[HandshakeHook],
+        app_origins: Sequence[str | re.Pattern[str]],
+    ) -> None:
+        """
+        Settle the route's hooks and origins, given the app's.
+
+        Raises:
+            SetupError: If the route skips a hook that it doesn't inherit.
+
+        """
+        inherited = (*app_hooks, *self.inherited_hooks)
+        unknown = [hook for hook in self.skip_hooks if hook not in inherited]
+        if unknown:
+            raise SetupError(
+                f"rule {self.rule!r} of {describe(self.handler)}: skip_hooks "
+                f"names {', '.join(map(describe, unknown))}, which neither the "
+                f"app nor the blueprint runs"
+            )
+        kept = [hook for hook in inherited if hook not in self.skip_hooks]
+        self.handshake_hooks = (*kept, *self.hooks)
+        self.origins = (*app_origins, *self.own_origins)
 
 
 def make_rule(string: str, handler: Handler | None, **options: Any) -> Rule:

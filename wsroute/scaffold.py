@@ -11,18 +11,33 @@ URL map; a blueprint keeps it until it's registered on an app.
 from __future__ import annotations
 
 import inspect
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict, TypeVar
 
+from typing_extensions import Unpack
 from werkzeug.routing import Rule
 
 from .exceptions import SetupError
-from .routing import Handler, describe, make_rule
+from .routing import Handler, HandshakeHook, describe, make_rule
 
 __all__ = ["Scaffold"]
 
 H = TypeVar("H", bound=Handler)
+K = TypeVar("K", bound=HandshakeHook)
+
+
+class RouteOptions(TypedDict, total=False):
+    """Options of :meth:`Scaffold.route` and :meth:`Scaffold.add_route`."""
+
+    endpoint: str | None
+    defaults: Mapping[str, Any] | None
+    strict_slashes: bool | None
+    merge_slashes: bool | None
+    hooks: Sequence[HandshakeHook]
+    skip_hooks: Sequence[HandshakeHook]
+    origins: Sequence[str | re.Pattern[str]]
 
 
 class Scaffold(ABC):
@@ -31,17 +46,17 @@ class Scaffold(ABC):
 
     Subclasses implement :meth:`_record` and :meth:`_check_setup`.
 
+    Attributes:
+        rules: The rules declared here, in the order they were declared.
+        handshake_hooks: The handshake hooks declared here, in order.
+
     """
 
-    def route(
-        self,
-        rule: str,
-        *,
-        endpoint: str | None = None,
-        defaults: Mapping[str, Any] | None = None,
-        strict_slashes: bool | None = None,
-        merge_slashes: bool | None = None,
-    ) -> Callable[[H], H]:
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+        self.handshake_hooks: list[HandshakeHook] = []
+
+    def route(self, rule: str, **options: Unpack[RouteOptions]) -> Callable[[H], H]:
         """
         Decorate a handler to serve connections on a URL rule.
 
@@ -58,14 +73,7 @@ class Scaffold(ABC):
         """
 
         def decorator(handler: H) -> H:
-            self.add_route(
-                rule,
-                handler,
-                endpoint=endpoint,
-                defaults=defaults,
-                strict_slashes=strict_slashes,
-                merge_slashes=merge_slashes,
-            )
+            self.add_route(rule, handler, **options)
             return handler
 
         return decorator
@@ -75,11 +83,8 @@ class Scaffold(ABC):
         rule: str,
         handler: Handler | None = None,
         *,
-        endpoint: str | None = None,
-        defaults: Mapping[str, Any] | None = None,
         redirect_to: str | Callable[..., str] | None = None,
-        strict_slashes: bool | None = None,
-        merge_slashes: bool | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         """
         Serve connections on a URL rule with a handler, or redirect them.
@@ -90,17 +95,23 @@ class Scaffold(ABC):
             handler: A coroutine function that receives the
                 :class:`~wsroute.Connection`, then the rule's parameters.
                 Leave it out for a rule that only redirects.
+            redirect_to: Redirect clients elsewhere instead of serving them: a
+                rule such as ``"/items/<id>"`` filled with this rule's
+                parameters, or a callable building the URL, as in werkzeug.
             endpoint: Name of the route for :meth:`~wsroute.App.url_for`;
                 the handler's name by default. On a blueprint, the
                 blueprint's name and a dot are prepended.
             defaults: Values of parameters that the rule doesn't capture,
                 passed to the handler like captured ones.
-            redirect_to: Redirect clients elsewhere instead of serving them: a
-                rule such as ``"/items/<id>"`` filled with this rule's
-                parameters, or a callable building the URL, as in werkzeug.
             strict_slashes: Redirect ``/dir`` to ``/dir/`` when the rule ends
                 with a slash (the default), or treat both alike.
             merge_slashes: Redirect ``/a//b`` to ``/a/b`` (the default).
+            hooks: Handshake hooks for this route only; they run after the
+                app's and the blueprint's.
+            skip_hooks: Handshake hooks of the app or the blueprint that this
+                route doesn't run, such as authentication on a public route.
+            origins: Origins allowed to connect to this route, beyond the
+                app's; see :class:`~wsroute.App`.
 
         Raises:
             SetupError: If the handler isn't a coroutine function or can't
@@ -117,7 +128,15 @@ class Scaffold(ABC):
                 f"rule {rule!r}: pass either a handler to serve it "
                 f"or redirect_to to redirect it, not both or neither"
             )
-        if handler is not None:
+        endpoint = options.pop("endpoint", None)
+        if handler is None:
+            extra = sorted(set(options) & {"hooks", "skip_hooks", "origins"})
+            if extra:
+                raise SetupError(
+                    f"rule {rule!r}: a rule that redirects opens no WebSocket, "
+                    f"so it takes no {' nor '.join(extra)}"
+                )
+        else:
             if not inspect.iscoroutinefunction(handler):
                 raise SetupError(
                     f"rule {rule!r}: handler {describe(handler)} must be a "
@@ -135,17 +154,43 @@ class Scaffold(ABC):
                 f"rule {rule!r}: endpoint {endpoint!r} can't contain a dot; "
                 f"dots separate blueprint names from endpoint names"
             )
-        self._record(
-            make_rule(
-                rule,
-                handler,
-                endpoint=endpoint,
-                defaults=defaults,
-                redirect_to=redirect_to,
-                strict_slashes=strict_slashes,
-                merge_slashes=merge_slashes,
-            )
-        )
+        options["endpoint"] = endpoint
+        self._record(make_rule(rule, handler, redirect_to=redirect_to, **options))
+
+    def before_handshake(self, hook: K) -> K:
+        """
+        Decorate a handshake hook, to run on every route declared here.
+
+        ::
+
+            @app.before_handshake
+            async def authenticate(ws, request):
+                ws.user = await users.by_token(request.headers.get("X-Token"))
+                if ws.user is None:
+                    raise werkzeug.exceptions.Forbidden()
+
+        A hook runs after the request matched a route, before the WebSocket
+        opens. It may be a function or a coroutine function. It receives the
+        :class:`~wsroute.Connection`, whose ``path_params`` and ``query`` are
+        set, and the handshake :class:`~websockets.http11.Request`. It returns
+        :obj:`None` to let the handshake go on; to refuse it, it raises one of
+        werkzeug's HTTP exceptions, such as
+        :exc:`~werkzeug.exceptions.Forbidden`, or returns a response made with
+        ``ws.respond(status, text)``. If it raises another exception, the
+        exception is logged and the client gets 500.
+
+        Hooks run in this order: the app's, the blueprint's, then the route's
+        own (see ``hooks`` in :meth:`add_route`), each in the order declared.
+        The decorator returns the hook unchanged.
+
+        """
+        self.add_handshake_hook(hook)
+        return hook
+
+    def add_handshake_hook(self, hook: HandshakeHook) -> None:
+        """Add a handshake hook; see :meth:`before_handshake`."""
+        self._check_setup(f"add_handshake_hook({describe(hook)})")
+        self.handshake_hooks.append(hook)
 
     @abstractmethod
     def _record(self, rule: Rule) -> None:

@@ -6,9 +6,11 @@ A connection travels from the socket to its handler in a few hops:
 1. websockets accepts the TCP connection, creates a
    :class:`~wsroute.Connection` and parses the handshake request;
 2. ``process_request`` (here, :func:`serve` builds it) checks the request
-   line and the ``Host`` header, then matches the path with the app's
-   :class:`~wsroute.routing.Router`; a failure becomes an HTTP answer (400,
-   404, 405, 505, a redirect) and the WebSocket never opens;
+   line and the ``Host`` header, matches the path with the app's
+   :class:`~wsroute.routing.Router`, checks the ``Origin`` and runs the
+   route's handshake hooks (see :mod:`wsroute.handshake`); a refusal becomes
+   an HTTP answer (400, 403, 404, 405, 505, a redirect...) and the WebSocket
+   never opens;
 3. websockets completes the handshake (answering 426 to a request that
    doesn't ask for an upgrade, for example);
 4. :func:`handle` calls the matched handler, inside the error boundary that
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import socket
 import ssl as ssl_module
@@ -35,15 +36,13 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.exceptions import (
-    BadRequest,
     HTTPException,
-    HTTPVersionNotSupported,
-    MethodNotAllowed,
 )
-from werkzeug.routing import RequestRedirect
 
+from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
 from .exceptions import CloseConnection
+from .handshake import check_origin, check_request, http_answer, run_hooks
 from .routing import Router, describe
 
 if TYPE_CHECKING:
@@ -56,14 +55,6 @@ logger = logging.getLogger(__name__)
 ProcessRequest: TypeAlias = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
 ]
-
-# A Host header: a DNS name or an IPv4 address, or an IPv6 address in
-# brackets, then an optional port. Labels are 1 to 63 characters long, which
-# werkzeug needs to build redirects and URLs on that host.
-HOST = re.compile(
-    r"(?:[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::[0-9]{1,5})?"
-)
 
 
 def serve(
@@ -127,15 +118,26 @@ def serve(
         server_name=server_name,
         url_scheme="ws" if ssl is None else "wss",
     )
+    for route in cookie_routes_open_to_any_origin(app.rules):
+        logger.warning(
+            "route %s authenticates with a cookie and accepts any Origin: any web "
+            "page can connect as its visitors; allow only your sites' origins",
+            route.rule,
+        )
 
-    def route_request(connection: Connection, request: Request) -> Response | None:
+    def route_request(
+        connection: Connection, request: Request
+    ) -> Awaitable[Response | None] | Response | None:
         """Match the request with a route, or answer it over HTTP."""
         try:
             host = check_request(request)
-            connection.route, connection.path_params = router.match(request.path, host)
+            route, connection.path_params = router.match(request.path, host)
+            check_origin(request, host, route.origins)
         except HTTPException as exc:
             return http_answer(connection, exc)
-        connection.router = router
+        connection.route, connection.router = route, router
+        if route.handshake_hooks:
+            return run_hooks(connection, request, route.handshake_hooks)
         return None
 
     process_request: ProcessRequest = route_request  # type: ignore[assignment]
@@ -146,6 +148,8 @@ def serve(
             connection: Connection, request: Request
         ) -> Response | None:
             response = route_request(connection, request)
+            if isinstance(response, Awaitable):
+                response = await response
             if response is not None:
                 return response
             result = then(connection, request)
@@ -163,46 +167,6 @@ def serve(
         create_connection=create_connection,
         **options,
     )
-
-
-def check_request(request: Request) -> str:
-    """
-    Check what websockets leaves to the HTTP layer: request line and Host.
-
-    Returns:
-        The value of the ``Host`` header.
-
-    Raises:
-        werkzeug.exceptions.HTTPException: 505 for another HTTP version than
-            1.1, 405 for another method than GET, 400 for a missing, repeated
-            or malformed ``Host`` header.
-
-    """
-    if request.protocol != "HTTP/1.1":
-        raise HTTPVersionNotSupported("WebSocket requires HTTP/1.1.")
-    if request.method != "GET":
-        raise MethodNotAllowed(["GET"], "A WebSocket handshake uses GET.")
-    hosts = request.headers.get_all("Host")
-    if len(hosts) != 1:
-        raise BadRequest(
-            "The request has no Host header."
-            if not hosts
-            else "The request has several Host headers."
-        )
-    if not HOST.fullmatch(hosts[0]):
-        raise BadRequest("The Host header isn't a valid host.")
-    return hosts[0]
-
-
-def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:
-    """Turn a werkzeug HTTP exception into the answer to a handshake request."""
-    response = connection.respond(exc.code or 500, f"{exc.description}\n")
-    for name, value in exc.get_headers():
-        if name != "Content-Type":  # respond() sets text/plain
-            response.headers[name] = value
-    if isinstance(exc, RequestRedirect):
-        response.headers["Location"] = exc.new_url
-    return response
 
 
 async def handle(connection: Connection) -> None:

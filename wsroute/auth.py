@@ -1,0 +1,311 @@
+"""
+Authentication during the handshake: hooks that find out who is connecting.
+
+Each class here is a handshake hook factory. It takes a ``check`` callable,
+a function or a coroutine function, that maps a credential to a user object,
+or to :obj:`None` when the credential isn't valid (unknown, expired...).
+Register the hook like any other::
+
+    async def user_for(token: str) -> User | None:
+        return await db.users.by_token(token)
+
+    app.add_handshake_hook(BearerToken(user_for))
+
+The hook stores the user in :attr:`ws.user <wsroute.Connection.user>`, where
+later hooks and the handler find it. When the request carries no credential,
+or ``check`` returns :obj:`None`, the handshake is refused: 401 with a
+``WWW-Authenticate`` challenge for the HTTP schemes (Bearer, Basic), 403 for
+the others. Answers never repeat the credential, and wsroute never logs a
+request's query string, where :class:`QueryToken` finds its token.
+
+Which one? Browsers can't set headers on a WebSocket handshake, so browser
+clients use :class:`QueryToken`, :class:`CookieToken` or
+:class:`SubprotocolToken`; other clients can use :class:`BearerToken` or
+:class:`BasicAuth`.
+
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_authorization_basic
+from websockets.http11 import Request
+from websockets.typing import Subprotocol
+from werkzeug.datastructures import Authorization, WWWAuthenticate
+from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
+from werkzeug.http import parse_cookie
+from werkzeug.routing import Rule
+
+from .routing import Route
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = [
+    "Authenticator",
+    "BasicAuth",
+    "BearerToken",
+    "CookieToken",
+    "QueryToken",
+    "SubprotocolToken",
+]
+
+Check = Callable[..., Awaitable[Any] | Any]
+
+
+class Authenticator(ABC):
+    """
+    Base class of the authentication hooks.
+
+    A subclass says where the credential is, in :meth:`credential`, and how
+    to refuse a handshake, in :meth:`refuse`; this class calls ``check`` and
+    stores the user.
+
+    Args:
+        check: Maps the credential to a user, or to :obj:`None`. It receives
+            the credential as positional arguments: one token, or a username
+            and a password for :class:`BasicAuth`.
+
+    """
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+
+    async def __call__(self, ws: Connection, request: Request) -> None:
+        """Authenticate a handshake request; refuse it if that fails."""
+        credential = self.credential(ws, request)
+        if credential is None:
+            raise self.refuse("Missing credentials.")
+        user = self.check(*credential)
+        if isinstance(user, Awaitable):
+            user = await user
+        if user is None:
+            raise self.refuse("Invalid credentials.")
+        ws.user = user
+
+    @abstractmethod
+    def credential(self, ws: Connection, request: Request) -> tuple[str, ...] | None:
+        """Find the credential in the request; :obj:`None` if there's none."""
+
+    def refuse(self, reason: str) -> HTTPException:
+        """Make the exception that refuses the handshake: 403 by default."""
+        return Forbidden(reason)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.check!r})"
+
+
+class QueryToken(Authenticator):
+    """
+    Authenticate with a token in the query string: ``/chat?token=...``.
+
+    It suits browsers, which can't set headers on a WebSocket handshake. Give
+    the page a short-lived token made for this purpose: URLs end up in
+    proxies' access logs and in browser history.
+
+    Args:
+        check: Maps the token to a user, or to :obj:`None`.
+        param: Name of the query parameter.
+
+    """
+
+    def __init__(self, check: Check, *, param: str = "token") -> None:
+        super().__init__(check)
+        self.param = param
+
+    @override
+    def credential(self, ws: Connection, request: Request) -> tuple[str] | None:
+        token = ws.query.get(self.param)
+        return (token,) if token else None
+
+
+class CookieToken(Authenticator):
+    """
+    Authenticate with a cookie, such as the session cookie of the web app.
+
+    It suits browsers when the WebSocket server shares a domain with the web
+    app, since the browser sends the app's cookies with the handshake. It
+    also sends them when a page of another site opens the WebSocket, so keep
+    the app's Origin policy strict (see :class:`~wsroute.App`): wsroute warns
+    when a route with cookie authentication allows any origin.
+
+    Args:
+        check: Maps the cookie's value to a user, or to :obj:`None`.
+        name: Name of the cookie.
+
+    """
+
+    def __init__(self, check: Check, *, name: str = "session") -> None:
+        super().__init__(check)
+        self.name = name
+
+    @override
+    def credential(self, ws: Connection, request: Request) -> tuple[str] | None:
+        cookies = parse_cookie("; ".join(request.headers.get_all("Cookie")))
+        value = cookies.get(self.name)
+        return (value,) if value else None
+
+
+class BearerToken(Authenticator):
+    """
+    Authenticate with ``Authorization: Bearer <token>``, as APIs do.
+
+    Browsers can't send this header with a WebSocket handshake; it's for
+    other clients. A refusal is 401 with ``WWW-Authenticate: Bearer``.
+
+    Args:
+        check: Maps the token to a user, or to :obj:`None`.
+        realm: Scope of protection, sent in the challenge.
+
+    """
+
+    def __init__(self, check: Check, *, realm: str | None = None) -> None:
+        super().__init__(check)
+        self.realm = realm
+
+    @override
+    def credential(self, ws: Connection, request: Request) -> tuple[str] | None:
+        authorization = Authorization.from_header(request.headers.get("Authorization"))
+        if authorization is None or authorization.type != "bearer":
+            return None
+        return (authorization.token,) if authorization.token else None
+
+    @override
+    def refuse(self, reason: str) -> HTTPException:
+        parameters: dict[str, str | None] = {}
+        if self.realm is not None:
+            parameters["realm"] = self.realm
+        return Unauthorized(
+            reason, www_authenticate=WWWAuthenticate("bearer", parameters)
+        )
+
+
+class BasicAuth(Authenticator):
+    """
+    Authenticate with HTTP Basic Authentication: a username and a password.
+
+    The header is parsed by websockets. A refusal is 401 with
+    ``WWW-Authenticate: Basic``. ::
+
+        def user_for(username: str, password: str) -> User | None:
+            user = users.get(username)
+            if user and hmac.compare_digest(user.password_hash, hash(password)):
+                return user
+            return None
+
+        app.add_handshake_hook(BasicAuth(user_for, realm="chat"))
+
+    Args:
+        check: Maps a username and a password to a user, or to :obj:`None`.
+            Compare secrets with :func:`hmac.compare_digest`.
+        realm: Scope of protection, sent in the challenge.
+
+    """
+
+    def __init__(self, check: Check, *, realm: str = "") -> None:
+        super().__init__(check)
+        self.realm = realm
+
+    @override
+    def credential(self, ws: Connection, request: Request) -> tuple[str, str] | None:
+        authorization = request.headers.get("Authorization")
+        if authorization is None:
+            return None
+        try:
+            return parse_authorization_basic(authorization)
+        except InvalidHeader:
+            return None
+
+    @override
+    def refuse(self, reason: str) -> HTTPException:
+        challenge = WWWAuthenticate("basic", {"realm": self.realm, "charset": "UTF-8"})
+        return Unauthorized(reason, www_authenticate=challenge)
+
+
+class SubprotocolToken(Authenticator):
+    r"""
+    Authenticate with a token carried in ``Sec-WebSocket-Protocol``.
+
+    Browsers can't set ``Authorization`` on a WebSocket, but they send the
+    subprotocols that the page asks for. The page asks for two: the
+    application's subprotocol, and one that carries the token, encoded in
+    base64url without padding after a fixed prefix, as Kubernetes does::
+
+        const token = btoa(secret).replace(/\\+/g, "-").replace(/\\//g, "_")
+                                  .replace(/=+$/, "");
+        new WebSocket(url, ["chat", "base64url.bearer." + token]);
+
+    The server answers with the application's subprotocol, never the one that
+    holds the token, so the token isn't echoed back.
+
+    Args:
+        check: Maps the token to a user, or to :obj:`None`.
+        subprotocol: The application's subprotocol, which the server selects.
+        prefix: What comes before the encoded token.
+
+    """
+
+    def __init__(
+        self, check: Check, *, subprotocol: str, prefix: str = "base64url.bearer."
+    ) -> None:
+        super().__init__(check)
+        self.subprotocol = subprotocol
+        self.prefix = prefix
+
+    @override
+    def credential(self, ws: Connection, request: Request) -> tuple[str] | None:
+        offered = [
+            value.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for value in header.split(",")
+        ]
+        if self.subprotocol not in offered:
+            return None
+        for value in offered:
+            if value.startswith(self.prefix):
+                encoded = value.removeprefix(self.prefix)
+                try:
+                    token = base64.urlsafe_b64decode(
+                        encoded + "=" * (-len(encoded) % 4)
+                    )
+                    return (token.decode(),)
+                except (binascii.Error, UnicodeDecodeError):
+                    return None
+        return None
+
+    @override
+    async def __call__(self, ws: Connection, request: Request) -> None:
+        """Authenticate, then have websockets select the app's subprotocol."""
+        await super().__call__(ws, request)
+        ws.protocol.available_subprotocols = [Subprotocol(self.subprotocol)]
+
+
+def cookie_routes_open_to_any_origin(rules: Iterable[Rule]) -> list[Route]:
+    """
+    Find routes that authenticate with a cookie and accept any origin.
+
+    On such a route, any web page can open a WebSocket with the cookies of a
+    user who visits it, and act as that user: the Origin check is what
+    prevents it. An origin policy is taken as open to any origin when it
+    allows an origin made up for this test.
+
+    """
+    made_up = "https://wsroute-origin-probe.invalid"
+    return [
+        rule
+        for rule in rules
+        if isinstance(rule, Route)
+        and any(isinstance(hook, CookieToken) for hook in rule.handshake_hooks)
+        and any(
+            isinstance(pattern, re.Pattern) and pattern.fullmatch(made_up)
+            for pattern in rule.origins
+        )
+    ]

@@ -1,0 +1,152 @@
+"""
+The checks of a handshake request, between reading it and accepting it.
+
+:func:`check_request` refuses what websockets leaves to the HTTP layer (the
+request line and the ``Host`` header); then the router matches the path; then
+:func:`check_origin` applies the route's Origin policy and :func:`run_hooks`
+runs its handshake hooks. Each refusal is a werkzeug HTTP exception, which
+:func:`http_answer` turns into the HTTP response that ends the handshake.
+
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    HTTPVersionNotSupported,
+    InternalServerError,
+    MethodNotAllowed,
+)
+from werkzeug.routing import RequestRedirect
+
+from .routing import HandshakeHook, describe
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["check_origin", "check_request", "http_answer", "run_hooks"]
+
+# A Host header: a DNS name or an IPv4 address, or an IPv6 address in
+# brackets, then an optional port. Labels are 1 to 63 characters long, which
+# werkzeug needs to build redirects and URLs on that host.
+HOST = re.compile(
+    r"(?:[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?"
+)
+
+
+def check_request(request: Request) -> str:
+    """
+    Check what websockets leaves to the HTTP layer: request line and Host.
+
+    Returns:
+        The value of the ``Host`` header.
+
+    Raises:
+        werkzeug.exceptions.HTTPException: 505 for another HTTP version than
+            1.1, 405 for another method than GET, 400 for a missing, repeated
+            or malformed ``Host`` header.
+
+    """
+    if request.protocol != "HTTP/1.1":
+        raise HTTPVersionNotSupported("WebSocket requires HTTP/1.1.")
+    if request.method != "GET":
+        raise MethodNotAllowed(["GET"], "A WebSocket handshake uses GET.")
+    hosts = request.headers.get_all("Host")
+    if len(hosts) != 1:
+        raise BadRequest(
+            "The request has no Host header."
+            if not hosts
+            else "The request has several Host headers."
+        )
+    if not HOST.fullmatch(hosts[0]):
+        raise BadRequest("The Host header isn't a valid host.")
+    return hosts[0]
+
+
+def check_origin(
+    request: Request, host: str, allowed: Sequence[str | re.Pattern[str]]
+) -> None:
+    """
+    Refuse a browser's handshake from a page of another origin.
+
+    Browsers send the ``Origin`` of the page that opens a WebSocket, and let
+    any page open one to any server, with the user's cookies. Unless the
+    server checks the origin, a page of any site can act as the user on it:
+    that's Cross-Site WebSocket Hijacking. So a handshake is accepted when:
+
+    * it has no ``Origin`` header: the client isn't a browser;
+    * its origin's host and port are the request's ``Host``: the page and the
+      WebSocket are served by the same server;
+    * its origin is allowed: equal to a string, or matched in whole by a
+      regular expression.
+
+    Raises:
+        werkzeug.exceptions.Forbidden: 403 for any other origin, or several.
+
+    """
+    origins = request.headers.get_all("Origin")
+    if not origins:
+        return
+    if len(origins) == 1:
+        origin = origins[0]
+        if urlsplit(origin).netloc.lower() == host.lower():
+            return
+        for pattern in allowed:
+            if (
+                origin == pattern
+                if isinstance(pattern, str)
+                else pattern.fullmatch(origin)
+            ):
+                return
+    raise Forbidden("The Origin of the request isn't allowed.")
+
+
+async def run_hooks(
+    connection: Connection, request: Request, hooks: Sequence[HandshakeHook]
+) -> Response | None:
+    """
+    Run handshake hooks in order until one answers the request.
+
+    Returns:
+        The first response a hook returns or raises, or :obj:`None` when all
+        of them let the handshake go on. A hook that raises another exception
+        than a werkzeug HTTP exception is logged, and the answer is 500.
+
+    """
+    for hook in hooks:
+        try:
+            response = hook(connection, request)
+            if isinstance(response, Awaitable):
+                response = await response
+        except HTTPException as exc:
+            return http_answer(connection, exc)
+        except Exception:
+            path, _, _ = request.path.partition("?")  # the query may hold a token
+            connection.logger.error(
+                "handshake hook %s failed on %s", describe(hook), path, exc_info=True
+            )
+            return http_answer(connection, InternalServerError())
+        if response is not None:
+            return response
+    return None
+
+
+def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:
+    """Turn a werkzeug HTTP exception into the answer to a handshake request."""
+    response = connection.respond(exc.code or 500, f"{exc.description}\n")
+    for name, value in exc.get_headers():
+        if name != "Content-Type":  # respond() sets text/plain
+            response.headers[name] = value
+    if isinstance(exc, RequestRedirect):
+        response.headers["Location"] = exc.new_url
+    return response
