@@ -11,6 +11,8 @@ from wsroute import App, Connection
 
 app = App()
 app.add_route("/echo", echo)
+app.on_startup(lambda: logging.getLogger("run_app").info("resource opened"))
+app.on_shutdown(lambda: logging.getLogger("run_app").info("resource closed"))
 
 
 @app.route("/stuck")

@@ -74,7 +74,7 @@ async def test_signal_closes_connections_with_1001(signum: int) -> None:
             assert ws.close_code == 1001
         log = await finish(process)
     assert "Shutting down" in log
-    assert "Stopped" in log
+    assert log.index("resource closed") < log.index("Stopped")
     assert "Traceback" not in log
 
 

@@ -388,7 +388,8 @@ async def test_create_connection_subclass() -> None:
     async with serving(app, create_connection=Custom) as url, connect(url) as ws:
         assert await ws.recv() == "Custom"
     with pytest.raises(TypeError, match=r"subclass of wsroute\.Connection"):
-        app.serve("127.0.0.1", 0, create_connection=ServerConnection)
+        async with app.serve("127.0.0.1", 0, create_connection=ServerConnection):
+            pass
 
 
 async def test_unix_socket() -> None:

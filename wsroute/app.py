@@ -10,14 +10,16 @@ shortcuts to the latter.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from . import server
 from .blueprints import Blueprint
 from .exceptions import SetupError
+from .lifecycle import ConnectionHook, ErrorHandler, ServerHook
 from .routing import Route, build_url, check_rule, describe
 from .scaffold import Scaffold
 
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import Server
 
 __all__ = ["App"]
+
+S = TypeVar("S", bound=ServerHook)
+C = TypeVar("C", bound=ConnectionHook)
+E = TypeVar("E", bound=ErrorHandler)
 
 
 class App(Scaffold):
@@ -74,6 +80,11 @@ class App(Scaffold):
         super().__init__()
         self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
         self.origins = list(origins)
+        self.startup_hooks: list[ServerHook] = []
+        self.shutdown_hooks: list[ServerHook] = []
+        self.connect_hooks: list[ConnectionHook] = []
+        self.disconnect_hooks: list[ConnectionHook] = []
+        self.error_handlers: dict[type[BaseException], ErrorHandler] = {}
         self.strict_slashes = strict_slashes
         self.merge_slashes = merge_slashes
         #: Registered blueprints by the name their endpoints carry.
@@ -148,6 +159,87 @@ class App(Scaffold):
             raise
         self.blueprints[name] = blueprint
 
+    def on_startup(self, hook: S) -> S:
+        """
+        Run ``hook()`` when a server of the app starts, before it listens.
+
+        Use it as a decorator, or call it. Startup and shutdown hooks open and
+        close what the app needs once per server, such as a database pool::
+
+            @app.on_startup
+            async def connect() -> None:
+                db.pool = await create_pool()
+
+        If a startup hook raises, the server doesn't start.
+
+        """
+        self._check_setup(f"on_startup({describe(hook)})")
+        self.startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: S) -> S:
+        """Run ``hook()`` when a server of the app has closed; see on_startup()."""
+        self._check_setup(f"on_shutdown({describe(hook)})")
+        self.shutdown_hooks.append(hook)
+        return hook
+
+    def on_connect(self, hook: C) -> C:
+        """
+        Run ``hook(ws)`` when a connection opens, before its handler.
+
+        Use it as a decorator, or call it. The hook runs inside the handler's
+        error boundary: raising :exc:`~wsroute.CloseConnection` closes the
+        connection with its code, and the handler doesn't run.
+
+        """
+        self._check_setup(f"on_connect({describe(hook)})")
+        self.connect_hooks.append(hook)
+        return hook
+
+    def on_disconnect(self, hook: C) -> C:
+        """
+        Run ``hook(ws)`` when a connection has closed, whatever the reason.
+
+        ``ws.close_code`` and ``ws.close_reason`` tell how it closed. An
+        exception in the hook is logged.
+
+        """
+        self._check_setup(f"on_disconnect({describe(hook)})")
+        self.disconnect_hooks.append(hook)
+        return hook
+
+    def error_handler(self, exc_type: type[BaseException]) -> Callable[[E], E]:
+        """
+        Decorate a function that says how to close on an exception.
+
+        ::
+
+            @app.error_handler(PermissionError)
+            def forbidden(ws, exc):
+                return CloseConnection(4003, "forbidden")
+
+        When an exception escapes a handler, the error handler registered for
+        its class, or for the nearest of its base classes, receives the
+        connection and the exception. It returns a
+        :exc:`~wsroute.CloseConnection` to close with that code and reason,
+        and the exception isn't logged; or :obj:`None`, to treat it as a crash:
+        logged, and 1011.
+
+        """
+
+        def decorator(handler: E) -> E:
+            self.add_error_handler(exc_type, handler)
+            return handler
+
+        return decorator
+
+    def add_error_handler(
+        self, exc_type: type[BaseException], handler: ErrorHandler
+    ) -> None:
+        """Register an error handler; see :meth:`error_handler`."""
+        self._check_setup(f"add_error_handler({exc_type.__name__})")
+        self.error_handlers[exc_type] = handler
+
     @property
     def url_map(self) -> Map:
         """The app's werkzeug map, compiled on first use; setup finishes then."""
@@ -211,9 +303,9 @@ class App(Scaffold):
 
     def serve(
         self, host: str | None = None, port: int | None = None, **options: Any
-    ) -> Server:
+    ) -> AbstractAsyncContextManager[Server]:
         """
-        Create a server for this app; see :func:`wsroute.server.serve`.
+        Serve this app while a block runs; see :func:`wsroute.server.serve`.
 
         ::
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from websockets.asyncio.server import Server, ServerConnection
@@ -43,21 +45,59 @@ from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
 from .exceptions import CloseConnection
 from .handshake import check_origin, check_request, http_answer, run_hooks
+from .lifecycle import Lifecycle, call, find_error_handler
 from .routing import Router, describe
 
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["handle", "run", "serve"]
+__all__ = ["create_server", "handle", "run", "serve"]
 
 logger = logging.getLogger(__name__)
+
+NO_HOOKS = Lifecycle()
 
 ProcessRequest: TypeAlias = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
 ]
 
 
-def serve(
+@asynccontextmanager
+async def serve(
+    app: App,
+    host: str | None = None,
+    port: int | None = None,
+    **options: Any,
+) -> AsyncIterator[Server]:
+    """
+    Serve an app for as long as a block runs.
+
+    ::
+
+        async with serve(app, "localhost", 8000) as server:
+            port = server.sockets[0].getsockname()[1]  # useful with port=0
+            await stop
+
+    On entry, the app's startup hooks run, then the server starts listening.
+    On exit, the server closes connections with 1001 (going away) and waits
+    for their handlers to return; then the app's shutdown hooks run.
+
+    ``server`` is the :class:`websockets.asyncio.server.Server`, and the
+    arguments are those of :func:`create_server`.
+
+    """
+    server = create_server(app, host, port, **options)
+    for hook in app.startup_hooks:
+        await call(hook)
+    try:
+        async with server:
+            yield server
+    finally:
+        for hook in app.shutdown_hooks:
+            await call(hook)
+
+
+def create_server(
     app: App,
     host: str | None = None,
     port: int | None = None,
@@ -67,14 +107,10 @@ def serve(
     **options: Any,
 ) -> Server:
     """
-    Create a WebSocket server for an app.
+    Create a websockets server for an app, without the app's server hooks.
 
-    Like :func:`websockets.asyncio.server.serve`, which it calls, use it as
-    an asynchronous context manager, or await it::
-
-        async with serve(app, "localhost", 8000) as server:
-            port = server.sockets[0].getsockname()[1]  # useful with port=0
-            await stop
+    Await it to start it. :func:`serve`, which also runs the app's startup
+    and shutdown hooks, is what you want, unless you manage them yourself.
 
     The app's URL map is compiled, if it wasn't yet, and bound once for this
     server.
@@ -159,8 +195,13 @@ def serve(
 
         process_request = route_then_process_request  # type: ignore[assignment]
 
+    lifecycle = Lifecycle(
+        connect=tuple(app.connect_hooks),
+        disconnect=tuple(app.disconnect_hooks),
+        error_handlers=dict(app.error_handlers),
+    )
     return websockets_serve(
-        handle,  # type: ignore[arg-type]
+        functools.partial(handle, lifecycle=lifecycle),
         host,
         port,
         process_request=process_request,
@@ -169,16 +210,21 @@ def serve(
     )
 
 
-async def handle(connection: Connection) -> None:
+async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> None:
     """
     Run the matched handler: the error boundary of every connection.
 
-    * The handler returns: websockets closes the connection with 1000.
+    The app's connect hooks run first, inside the boundary; then the handler.
+
+    * The handler returns: the connection closes with 1000.
     * :exc:`~websockets.exceptions.ConnectionClosed` escapes the handler after
       the connection closed: the client left or the server is shutting down.
       That's a normal end; nothing is logged.
     * :exc:`~wsroute.CloseConnection` escapes the handler: the connection
       closes with its code and reason; nothing is logged.
+    * Another exception has an error handler that returns a
+      :exc:`~wsroute.CloseConnection`: the connection closes with its code
+      and reason; nothing is logged.
     * Any other exception: it's logged at ERROR with its traceback, and the
       connection closes with 1011 (internal error). The client never sees the
       traceback.
@@ -186,23 +232,53 @@ async def handle(connection: Connection) -> None:
     An exception group, as a :class:`asyncio.TaskGroup` raises, is judged by
     the exceptions it holds: it's a normal end if each one is.
 
+    Once the connection is closed, the app's disconnect hooks run; they can
+    read ``ws.close_code`` and ``ws.close_reason``.
+
     """
-    handler = connection.route.handler
     try:
-        await handler(connection, **connection.path_params)
+        for hook in lifecycle.connect:
+            await call(hook, connection)
+        await connection.route.handler(connection, **connection.path_params)
     except Exception as exc:
-        errors = list(leaves(exc))
-        if all(is_normal_end(error, connection) for error in errors):
-            for error in errors:
-                if isinstance(error, CloseConnection):
-                    await connection.close(error.code, error.reason)
-                    break
-            return
-        path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
-        connection.logger.error(
-            "handler %s failed on %s", describe(handler), path, exc_info=True
-        )
-        await connection.close(CloseCode.INTERNAL_ERROR)
+        await end(connection, exc, lifecycle)
+    if lifecycle.disconnect:
+        await connection.close()  # if it isn't closed yet, as websockets would
+        for hook in lifecycle.disconnect:
+            try:
+                await call(hook, connection)
+            except Exception:
+                connection.logger.error(
+                    "disconnect hook %s failed", describe(hook), exc_info=True
+                )
+
+
+async def end(connection: Connection, exc: Exception, lifecycle: Lifecycle) -> None:
+    """Close a connection after an exception escaped its handler."""
+    errors = list(leaves(exc))
+    if all(is_normal_end(error, connection) for error in errors):
+        for error in errors:
+            if isinstance(error, CloseConnection):
+                await connection.close(error.code, error.reason)
+                break
+        return
+    failed: Callable[..., object] = connection.route.handler
+    what = "handler"
+    error_handler = find_error_handler(lifecycle.error_handlers or {}, exc)
+    if error_handler is not None:
+        try:
+            close = await call(error_handler, connection, exc)
+        except Exception as error_handler_exc:
+            exc, failed, what = error_handler_exc, error_handler, "error handler"
+        else:
+            if close is not None:
+                await connection.close(close.code, close.reason)
+                return
+    path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
+    connection.logger.error(
+        "%s %s failed on %s", what, describe(failed), path, exc_info=exc
+    )
+    await connection.close(CloseCode.INTERNAL_ERROR)
 
 
 def leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -286,7 +362,9 @@ async def serve_until_stopped(
 
     if options.get("sock") is not None:
         host = port = None
-    server = await serve(app, host, port, **options)
+    for hook in app.startup_hooks:
+        await call(hook)
+    server = await create_server(app, host, port, **options)
     scheme = "wss" if isinstance(options.get("ssl"), ssl_module.SSLContext) else "ws"
     logger.info("Running on %s (press CTRL+C to quit)", address(server, host, scheme))
     await stop.wait()
@@ -316,7 +394,8 @@ async def serve_until_stopped(
             logger.error(
                 "Some handlers ignore cancellation; they keep the process alive"
             )
-            return
+    for hook in app.shutdown_hooks:
+        await call(hook)
     logger.info("Stopped")
 
 
