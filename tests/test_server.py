@@ -303,8 +303,9 @@ def test_close_connection_checks_its_arguments() -> None:
     assert str(CloseConnection(1000, "done")) == "1000 done"
     with pytest.raises(ValueError, match="close code 1006 can't be sent"):
         CloseConnection(1006)
-    with pytest.raises(ValueError, match="124 bytes long"):
-        CloseConnection(4000, "x" * 124)
+    assert CloseConnection(4000, "x" * 124).reason == "x" * 123
+    assert CloseConnection(4000, "é" * 62).reason == "é" * 61  # not half of one
+    assert CloseConnection(4000, "\udc80").reason == "?"  # a lone surrogate
 
 
 # Options

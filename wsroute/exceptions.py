@@ -53,12 +53,11 @@ class CloseConnection(WsrouteError):
     Args:
         code: WebSocket close code; 1008 (policy violation) by default. Codes
             4000 to 4999 are free for applications to use.
-        reason: Text sent to the client in the close frame (at most 123 bytes
-            once encoded to UTF-8).
+        reason: Text sent to the client in the close frame. It's cut to the
+            123 bytes of UTF-8 that a close frame holds, between characters.
 
     Raises:
-        ValueError: If ``code`` can't be sent in a close frame or ``reason``
-            is too long.
+        ValueError: If ``code`` can't be sent in a close frame.
 
     """
 
@@ -74,11 +73,8 @@ class CloseConnection(WsrouteError):
                 f"close code {code} can't be sent; use 1000-1003, 1007-1014 "
                 f"or 3000-4999 (4000-4999 are for applications)"
             ) from None
-        if len(reason.encode()) > 123:
-            raise ValueError(
-                f"close reason is {len(reason.encode())} bytes long once encoded; "
-                f"a close frame holds at most 123"
-            )
+        # A close frame holds 123 bytes of reason; cut between characters.
+        reason = reason.encode(errors="replace")[:123].decode(errors="ignore")
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
