@@ -19,7 +19,14 @@ routing, and serves them with websockets::
 from .app import App
 from .blueprints import Blueprint
 from .connection import Connection
-from .exceptions import CloseConnection, InvalidJSON, SetupError, WsrouteError
+from .dispatch import FirstMessageRouter, MessageRouter
+from .exceptions import (
+    CloseConnection,
+    InvalidJSON,
+    InvalidMessage,
+    SetupError,
+    WsrouteError,
+)
 from .routing import Handler, HandshakeHook, Route
 
 __all__ = [
@@ -27,9 +34,12 @@ __all__ = [
     "Blueprint",
     "CloseConnection",
     "Connection",
+    "FirstMessageRouter",
     "Handler",
     "HandshakeHook",
     "InvalidJSON",
+    "InvalidMessage",
+    "MessageRouter",
     "Route",
     "SetupError",
     "WsrouteError",

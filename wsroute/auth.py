@@ -21,14 +21,17 @@ request's query string, where :class:`QueryToken` finds its token.
 Which one? Browsers can't set headers on a WebSocket handshake, so browser
 clients use :class:`QueryToken`, :class:`CookieToken` or
 :class:`SubprotocolToken`; other clients can use :class:`BearerToken` or
-:class:`BasicAuth`.
+:class:`BasicAuth`. :class:`FirstMessageToken` authenticates after the
+handshake instead, with a token in the first message.
 
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
@@ -38,12 +41,13 @@ from typing_extensions import override
 from websockets.exceptions import InvalidHeader
 from websockets.headers import parse_authorization_basic
 from websockets.http11 import Request
-from websockets.typing import Subprotocol
+from websockets.typing import Data, Subprotocol
 from werkzeug.datastructures import Authorization, WWWAuthenticate
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.http import parse_cookie
 from werkzeug.routing import Rule
 
+from .exceptions import CloseConnection
 from .routing import Route
 
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "CookieToken",
+    "FirstMessageToken",
     "QueryToken",
     "SubprotocolToken",
 ]
@@ -309,3 +314,72 @@ def cookie_routes_open_to_any_origin(rules: Iterable[Rule]) -> list[Route]:
             for pattern in rule.origins
         )
     ]
+
+
+class FirstMessageToken:
+    """
+    Authenticate with a token in the first message, after the handshake.
+
+    It suits browsers, and keeps the token out of URLs and headers. Register
+    it as a connect hook; the token message is consumed, and the handler
+    receives the messages that follow::
+
+        app.on_connect(FirstMessageToken(user_for))
+
+    The client sends ``{"token": "..."}`` first. If that message doesn't come
+    within ``timeout`` seconds, isn't of that form, or ``check`` refuses the
+    token, the connection closes with 1008 (policy violation) and a reason,
+    and the handler doesn't run. It composes with
+    :class:`~wsroute.FirstMessageRouter`: the message after the token is the
+    one that picks the handler.
+
+    To authenticate on some routes only, await it at the start of their
+    handlers: ``await FirstMessageToken(user_for)(ws)``.
+
+    Args:
+        check: Maps the token to a user, or to :obj:`None`.
+        field: The field of the JSON object that holds the token; or
+            :obj:`None` when the whole text message is the token.
+        timeout: How long to wait for the first message, in seconds.
+
+    """
+
+    def __init__(
+        self, check: Check, *, field: str | None = "token", timeout: float = 10
+    ) -> None:
+        self.check = check
+        self.field = field
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.check!r})"
+
+    async def __call__(self, ws: Connection) -> None:
+        """Receive the token and authenticate; close the connection if that fails."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                message = await ws.recv()
+        except TimeoutError:
+            raise CloseConnection(reason="no credentials in time") from None
+        token = self.token(message)
+        if token is None:
+            raise CloseConnection(reason="missing credentials")
+        user = self.check(token)
+        if isinstance(user, Awaitable):
+            user = await user
+        if user is None:
+            raise CloseConnection(reason="invalid credentials")
+        ws.user = user
+
+    def token(self, message: Data) -> str | None:
+        """Find the token in the first message; :obj:`None` if there's none."""
+        if not isinstance(message, str):
+            return None
+        if self.field is None:
+            return message or None
+        try:
+            decoded = json.loads(message)
+        except (ValueError, RecursionError):
+            return None
+        token = decoded.get(self.field) if isinstance(decoded, dict) else None
+        return token if isinstance(token, str) and token else None

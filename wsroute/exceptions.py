@@ -4,9 +4,10 @@ Exceptions raised by wsroute.
 Every exception that wsroute defines derives from :exc:`WsrouteError`::
 
     WsrouteError
-     ├── SetupError          a mistake in how the app is put together
-     └── CloseConnection     raised in a handler: close with this code and reason
-          └── InvalidJSON    recv_json() received a message that is not JSON
+     ├── SetupError              a mistake in how the app is put together
+     └── CloseConnection         raised in a handler: close with this code and reason
+          └── InvalidMessage     a message that the route can't use
+               └── InvalidJSON   a message that is not JSON
 
 wsroute also lets exceptions of its two foundations through unchanged:
 :exc:`websockets.exceptions.ConnectionClosed` when the peer goes away, and
@@ -20,7 +21,13 @@ from __future__ import annotations
 from websockets.exceptions import ProtocolError
 from websockets.frames import Close, CloseCode
 
-__all__ = ["CloseConnection", "InvalidJSON", "SetupError", "WsrouteError"]
+__all__ = [
+    "CloseConnection",
+    "InvalidJSON",
+    "InvalidMessage",
+    "SetupError",
+    "WsrouteError",
+]
 
 
 class WsrouteError(Exception):
@@ -83,7 +90,19 @@ class CloseConnection(WsrouteError):
         return f"{self.code} {self.reason}".rstrip()
 
 
-class InvalidJSON(CloseConnection):
+class InvalidMessage(CloseConnection):
+    """
+    Raised for a message that a route can't use; 1008 by default.
+
+    :class:`~wsroute.dispatch.FirstMessageRouter` raises it for a first
+    message it can't dispatch, closing the connection; in
+    :class:`~wsroute.dispatch.MessageRouter`, it becomes an error message and
+    the connection lives on.
+
+    """
+
+
+class InvalidJSON(InvalidMessage):
     """
     Raised by :meth:`~wsroute.Connection.recv_json` for a message that isn't JSON.
 

@@ -137,7 +137,10 @@ class Scaffold(ABC):
                     f"so it takes no {' nor '.join(extra)}"
                 )
         else:
-            if not inspect.iscoroutinefunction(handler):
+            if not (
+                inspect.iscoroutinefunction(handler)
+                or inspect.iscoroutinefunction(type(handler).__call__)
+            ):
                 raise SetupError(
                     f"rule {rule!r}: handler {describe(handler)} must be a "
                     f"coroutine function; define it with 'async def'"
