@@ -51,10 +51,10 @@ async def test_first_message_picks_the_handler() -> None:
     [
         ("{not json", 1007, "invalid JSON"),
         ("[1, 2]", 1008, "expected a JSON object"),
-        ('{"kind": "join"}', 1008, "missing 'type'"),
-        ('{"type": "fly"}', 1008, "unknown type: 'fly'"),
-        ('{"type": ["join"]}', 1008, "unknown type: ['join']"),
-        ('{"type": "' + "x" * 200 + '"}', 1008, "unknown type: '" + "x" * 108),
+        ('{"kind": "join"}', 1008, 'missing "type"'),
+        ('{"type": "fly"}', 1008, 'unknown type: "fly"'),
+        ('{"type": ["join"]}', 1008, 'unknown type: ["join"]'),
+        ('{"type": "' + "x" * 200 + '"}', 1008, 'unknown type: "' + "x" * 108),
         (b'{"type": "join"}', 1003, "expected text"),
         (None, 1008, "no first message in time"),
         (
@@ -101,7 +101,7 @@ async def test_key_function_for_plain_text() -> None:
         async with connect(f"{url}/color") as ws:
             await ws.send("red")
             await ws.wait_closed()
-            assert (ws.close_code, ws.close_reason) == (1008, "unknown key: 'red'")
+            assert (ws.close_code, ws.close_reason) == (1008, 'unknown key: "red"')
 
 
 async def test_key_function_returning_none() -> None:
@@ -250,7 +250,7 @@ async def test_each_message_picks_its_handler() -> None:
     [
         (
             '{"type": "mul", "id": 1}',
-            {"code": "invalid_message", "message": "unknown type: 'mul'"},
+            {"code": "invalid_message", "message": 'unknown type: "mul"'},
         ),
         ("{oops", {"code": "invalid_message", "message": "invalid JSON"}),
         ('"add"', {"code": "invalid_message", "message": "expected a JSON object"}),

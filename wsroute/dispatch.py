@@ -47,6 +47,11 @@ decoded message, then the rule's parameters as keyword arguments."""
 M = TypeVar("M", bound=MessageHandler)
 
 
+def show(value: Any) -> str:
+    """Show a value in a close reason or an error message, as JSON."""
+    return json.dumps(value, ensure_ascii=False, default=repr)
+
+
 class KeyedRouter:
     """
     What both message routers share: handlers by key, and finding the key.
@@ -122,7 +127,7 @@ class KeyedRouter:
             if not isinstance(decoded, dict):
                 raise InvalidMessage(reason="expected a JSON object")
             if self.key not in decoded:
-                raise InvalidMessage(reason=f"missing {self.key!r}")
+                raise InvalidMessage(reason=f"missing {show(self.key)}")
             key = decoded[self.key]
         return key, decoded
 
@@ -137,7 +142,7 @@ class KeyedRouter:
         handler = self.handlers.get(key) if isinstance(key, Hashable) else None
         if handler is None:
             label = "key" if callable(self.key) else self.key
-            raise InvalidMessage(reason=f"unknown {label}: {key!r}")
+            raise InvalidMessage(reason=f"unknown {label}: {show(key)}")
         return handler
 
 
@@ -193,7 +198,7 @@ class FirstMessageRouter(KeyedRouter):
 
 
 class MessageRouter(KeyedRouter):
-    """
+    r"""
     Serve each message of a connection with the handler that its key picks.
 
     ::
@@ -218,7 +223,7 @@ class MessageRouter(KeyedRouter):
 
         {"id": 1, "result": 5}
         {"id": 1, "error": {"code": "invalid_message",
-                            "message": "unknown type: 'mul'"}}
+                            "message": "unknown type: \"mul\""}}
         {"id": 1, "error": {"code": "internal_error",
                             "message": "internal error"}}
 
