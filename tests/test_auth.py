@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
+from examples.app import echo
 from wsroute import App, Connection
 from wsroute.auth import (
     Authenticator,
@@ -205,3 +206,46 @@ async def test_cookie_auth_open_to_any_origin_is_warned_about(
     async with serving(app_with(CookieToken(user_for))):
         pass
     assert caplog.records == []
+
+
+async def crashing_hook(ws: Connection, request: Any) -> None:
+    raise RuntimeError("hook bug")
+
+
+@pytest.mark.parametrize(
+    ("path", "options", "status"),
+    [
+        ("/whoami", {}, 403),  # missing token
+        ("/whoami?token=wrong", {}, 403),
+        (f"/whoami?token={EXPIRED}", {}, 403),
+        ("/whoami", {"additional_headers": {"Authorization": "Bearer s3cret"}}, 403),
+        ("/whoami?token=s3cret", {"origin": "https://evil.example"}, 403),
+        ("/crash?token=s3cret", {}, 500),
+    ],
+)
+async def test_hostile_handshakes_leave_other_clients_alone(
+    path: str, options: dict[str, Any], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each refused handshake gets its status while an open connection is served."""
+    app = App()
+    auth = QueryToken(async_user_for)
+    app.add_route("/echo", echo)
+
+    @app.route("/whoami", hooks=[auth])
+    async def whoami(ws: Connection) -> None:
+        await ws.send(ws.user)
+
+    @app.route("/crash", hooks=[auth, crashing_hook])
+    async def crash(ws: Connection) -> None: ...
+
+    async with serving(app) as url, connect(f"{url}/echo") as other:
+        assert (await attempt(f"{url}{path}", **options))[0] == status
+        await other.send("still served")
+        assert await other.recv() == "still served"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == (
+        ["handshake hook tests.test_auth.crashing_hook failed on /crash"]
+        if status == 500
+        else []
+    )
+    assert "s3cret" not in caplog.text
