@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import datetime
 import json
 import logging
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
-from examples import app, clock
+from examples import app, authentication, bluegreen, clock
 
 from .conftest import serving
 
@@ -62,3 +66,101 @@ async def test_alarm_in_the_past_rings_at_once() -> None:
     async with serving(clock.app) as url:
         async with connect(f"{url}/alarm/2020-01-01T08:00:00/Europe/Paris") as ws:
             assert await ws.recv() == "2020-01-01T08:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "color"),
+    [
+        ("/blue", None, "blue"),
+        ("/green", None, "green"),
+        ("/", "blue", "blue"),
+        ("/", " green\n", "green"),
+    ],
+)
+async def test_blue_green(path: str, first: str | None, color: str) -> None:
+    """Blue or green serves the connection, picked by path or first message."""
+    async with serving(bluegreen.app) as url, connect(f"{url}{path}") as ws:
+        if first is not None:
+            await ws.send(first)
+        assert await ws.recv() == f"served by {color}"
+        await ws.send("echo")
+        assert await ws.recv() == "echo"
+
+
+async def test_blue_green_refuses_other_colors() -> None:
+    """A first message naming no known color closes with 1008."""
+    async with serving(bluegreen.app) as url:
+        firsts: list[str | bytes] = ["red", b"blue"]
+        for first in firsts:
+            async with connect(url) as ws:
+                await ws.send(first)
+                await ws.wait_closed()
+                assert ws.close_code == 1008
+
+
+def b64(token: str) -> str:
+    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+
+
+async def test_authentication_methods() -> None:
+    """Each route authenticates alice with the token sent its way."""
+    async with serving(authentication.app) as url:
+        token = authentication.issue_token("alice")
+        host = url.removeprefix("ws://")
+        ways: list[tuple[str, dict[str, Any]]] = [
+            (f"{url}/query?token={token}", {}),
+            (f"{url}/cookie", {"additional_headers": {"Cookie": f"token={token}"}}),
+            (f"ws://alice:{token}@{host}/user-info", {}),
+            (
+                f"{url}/subprotocol",
+                {
+                    "subprotocols": [
+                        Subprotocol("chat"),
+                        Subprotocol(f"base64url.bearer.{b64(token)}"),
+                    ]
+                },
+            ),
+            (
+                f"{url}/bearer",
+                {"additional_headers": {"Authorization": f"Bearer {token}"}},
+            ),
+        ]
+        for uri, options in ways:
+            async with connect(uri, **options) as ws:
+                assert await ws.recv() == "Hello alice!"
+                await ws.send("Goodbye alice.")
+                await ws.wait_closed()
+                assert ws.close_code == 1000
+        async with connect(f"{url}/first-message") as ws:
+            await ws.send(json.dumps({"token": token}))
+            assert await ws.recv() == "Hello alice!"
+
+
+async def test_authentication_refusals() -> None:
+    """Wrong or expired tokens are refused, before or after the handshake."""
+    async with serving(authentication.app) as url:
+        token = authentication.issue_token("bob", lifetime=0)
+        await asyncio.sleep(0.01)  # let the token expire
+        host = url.removeprefix("ws://")
+        for uri, status in [
+            (f"{url}/query?token={token}", 403),
+            (f"ws://alice:{token}@{host}/user-info", 401),
+            (f"{url}/bearer", 401),
+        ]:
+            with pytest.raises(InvalidStatus) as info:
+                await connect(uri)
+            assert info.value.response.status_code == status
+        async with connect(f"{url}/first-message") as ws:
+            await ws.send(json.dumps({"token": token}))
+            await ws.wait_closed()
+            assert (ws.close_code, ws.close_reason) == (1008, "invalid credentials")
+
+
+async def test_authentication_prints_a_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Starting the example prints a token that works."""
+    async with serving(authentication.app) as url:
+        token = capsys.readouterr().out.rpartition(": ")[2].strip()
+        async with connect(f"{url}/query?token={token}") as ws:
+            assert await ws.recv() == "Hello alice!"
