@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
@@ -47,6 +46,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.http import parse_cookie
 from werkzeug.routing import Rule
 
+from . import codec
 from .exceptions import CloseConnection
 from .routing import Route
 
@@ -378,7 +378,7 @@ class FirstMessageToken:
         if self.field is None:
             return message or None
         try:
-            decoded = json.loads(message)
+            decoded = codec.decode(message)
         except (ValueError, RecursionError):
             return None
         token = decoded.get(self.field) if isinstance(decoded, dict) else None

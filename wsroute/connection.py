@@ -12,7 +12,6 @@ a few conveniences.
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +21,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 from werkzeug.datastructures import MultiDict
 
+from . import codec
 from .exceptions import InvalidJSON
 from .routing import build_url
 
@@ -108,13 +108,7 @@ class Connection(ServerConnection):
                 closed.
 
         """
-        text = json.dumps(
-            data, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        try:
-            payload = text.encode()
-        except UnicodeEncodeError:
-            payload = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+        payload = codec.encode(data)
         await self.send(payload, text=True)
 
     async def recv_json(self) -> Any:
@@ -135,7 +129,7 @@ class Connection(ServerConnection):
         """
         message = await self.recv()
         try:
-            return json.loads(message, parse_constant=refuse_constant)
+            return codec.decode(message)
         except (ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
             raise InvalidJSON() from None
 
@@ -164,8 +158,3 @@ class Connection(ServerConnection):
             host=host,
             scheme=self.router.url_scheme,
         )
-
-
-def refuse_constant(name: str) -> Any:
-    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``, which aren't JSON."""
-    raise ValueError(f"{name} isn't allowed in JSON")

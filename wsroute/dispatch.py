@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.typing import Data
 
-from .connection import refuse_constant
+from . import codec
 from .exceptions import CloseConnection, InvalidJSON, InvalidMessage, SetupError
 from .routing import describe
 
@@ -121,7 +121,7 @@ class KeyedRouter:
             if not isinstance(message, str):
                 raise InvalidMessage(CloseCode.UNSUPPORTED_DATA, "expected text")
             try:
-                decoded = json.loads(message, parse_constant=refuse_constant)
+                decoded = codec.decode(message)
             except (ValueError, RecursionError):
                 raise InvalidJSON() from None
             if not isinstance(decoded, dict):
