@@ -19,6 +19,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from . import server
 from .blueprints import Blueprint
 from .exceptions import SetupError
+from .http import HTTPHandler
 from .lifecycle import ConnectionHook, ErrorHandler, ServerHook
 from .routing import Route, build_url, check_rule, describe
 from .scaffold import Scaffold
@@ -31,6 +32,7 @@ __all__ = ["App"]
 S = TypeVar("S", bound=ServerHook)
 C = TypeVar("C", bound=ConnectionHook)
 E = TypeVar("E", bound=ErrorHandler)
+G = TypeVar("G", bound=HTTPHandler)
 
 
 class App(Scaffold):
@@ -85,6 +87,7 @@ class App(Scaffold):
         self.connect_hooks: list[ConnectionHook] = []
         self.disconnect_hooks: list[ConnectionHook] = []
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {}
+        self.http_routes: dict[str, HTTPHandler] = {}
         self.strict_slashes = strict_slashes
         self.merge_slashes = merge_slashes
         #: Registered blueprints by the name their endpoints carry.
@@ -239,6 +242,55 @@ class App(Scaffold):
         """Register an error handler; see :meth:`error_handler`."""
         self._check_setup(f"add_error_handler({exc_type.__name__})")
         self.error_handlers[exc_type] = handler
+
+    def get(self, path: str) -> Callable[[G], G]:
+        r"""
+        Decorate a handler that answers plain HTTP GET requests for ``path``.
+
+        ::
+
+            @app.get("/health")
+            def health(ws, request):
+                return "ok\n"
+
+        For a load balancer's health check, or the page of a demo; wsroute
+        isn't an HTTP framework. The path is matched exactly, without
+        converters, and only by requests that don't ask for a WebSocket. The
+        handler, a function or a coroutine function, receives the connection
+        and the request; it returns text, answered with 200 in
+        ``text/plain``, or a response: see :func:`wsroute.http.page` for a
+        file. It may raise a werkzeug HTTP exception; any other exception is
+        logged and answered with 500.
+
+        """
+
+        def decorator(handler: G) -> G:
+            self.add_http_route(path, handler)
+            return handler
+
+        return decorator
+
+    def add_http_route(self, path: str, handler: HTTPHandler) -> None:
+        """
+        Answer plain HTTP GET requests for ``path``; see :meth:`get`.
+
+        Raises:
+            SetupError: If the path isn't a plain path starting with a slash,
+                or already has a handler.
+
+        """
+        self._check_setup(f"add_http_route({path!r})")
+        if not path.startswith("/") or any(char in path for char in "<>?#"):
+            raise SetupError(
+                f"HTTP route {path!r} of {describe(handler)}: give a plain path "
+                f"starting with '/', without converters or query"
+            )
+        if path in self.http_routes:
+            raise SetupError(
+                f"HTTP route {path!r} of {describe(handler)}: it's already served "
+                f"by {describe(self.http_routes[path])}"
+            )
+        self.http_routes[path] = handler
 
     @property
     def url_map(self) -> Map:

@@ -28,12 +28,13 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import RequestRedirect
 
+from .http import HTTPHandler
 from .routing import HandshakeHook, describe
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["check_origin", "check_request", "http_answer", "run_hooks"]
+__all__ = ["answer", "check_origin", "check_request", "http_answer", "run_hooks"]
 
 # A Host header: a DNS name or an IPv4 address, or an IPv6 address in
 # brackets, then an optional port. Labels are 1 to 63 characters long, which
@@ -119,26 +120,45 @@ async def run_hooks(
 
     Returns:
         The first response a hook returns or raises, or :obj:`None` when all
-        of them let the handshake go on. A hook that raises another exception
-        than a werkzeug HTTP exception is logged, and the answer is 500.
+        of them let the handshake go on.
 
     """
     for hook in hooks:
-        try:
-            response = hook(connection, request)
-            if isinstance(response, Awaitable):
-                response = await response
-        except HTTPException as exc:
-            return http_answer(connection, exc)
-        except Exception:
-            path, _, _ = request.path.partition("?")  # the query may hold a token
-            connection.logger.error(
-                "handshake hook %s failed on %s", describe(hook), path, exc_info=True
-            )
-            return http_answer(connection, InternalServerError())
+        response = await answer(connection, request, hook, "handshake hook")
         if response is not None:
             return response
     return None
+
+
+async def answer(
+    connection: Connection,
+    request: Request,
+    function: HandshakeHook | HTTPHandler,
+    kind: str,
+) -> Response | None:
+    """
+    Call a handshake hook or an HTTP handler; make its outcome a response.
+
+    A werkzeug HTTP exception becomes its answer; text becomes a 200 answer
+    in ``text/plain``. Any other exception is logged, without the query
+    string, and the answer is 500.
+
+    """
+    try:
+        result = function(connection, request)
+        if isinstance(result, Awaitable):
+            result = await result
+    except HTTPException as exc:
+        return http_answer(connection, exc)
+    except Exception:
+        path, _, _ = request.path.partition("?")  # the query may hold a token
+        connection.logger.error(
+            "%s %s failed on %s", kind, describe(function), path, exc_info=True
+        )
+        return http_answer(connection, InternalServerError())
+    if isinstance(result, str):
+        return connection.respond(200, result)
+    return result
 
 
 def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:

@@ -44,7 +44,8 @@ from werkzeug.exceptions import (
 from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
 from .exceptions import CloseConnection
-from .handshake import check_origin, check_request, http_answer, run_hooks
+from .handshake import answer, check_origin, check_request, http_answer, run_hooks
+from .http import wants_upgrade
 from .lifecycle import Lifecycle, call, find_error_handler
 from .routing import Router, describe
 
@@ -167,6 +168,11 @@ def create_server(
         """Match the request with a route, or answer it over HTTP."""
         try:
             host = check_request(request)
+            if app.http_routes and not wants_upgrade(request):
+                path, _, _ = request.path.partition("?")
+                if path in app.http_routes:
+                    http_handler = app.http_routes[path]
+                    return answer(connection, request, http_handler, "HTTP handler")
             route, connection.path_params = router.match(request.path, host)
             check_origin(request, host, route.origins)
         except HTTPException as exc:
