@@ -21,11 +21,21 @@ Programs that aren't browsers can send ``Authorization: Bearer <token>``::
 Each route greets the user, then waits for a goodbye. Tokens live for a
 minute; ``python examples/authentication.py`` prints one for alice.
 
+Open http://localhost:8000/ in a browser for a page that tries each way. A
+plain GET for a route's path, such as http://localhost:8000/query?user=bob,
+gets the page of that way, with a fresh token for the user; the page then
+opens a WebSocket on the same path. The pages are in ``examples/pages``.
+
 """
 
 import asyncio
 import hmac
+import re
 import secrets
+from pathlib import Path
+
+from websockets.http11 import Request, Response
+from werkzeug.exceptions import BadRequest
 
 from wsroute import App, Connection
 from wsroute.auth import (
@@ -36,6 +46,7 @@ from wsroute.auth import (
     QueryToken,
     SubprotocolToken,
 )
+from wsroute.http import page
 
 # Tokens and the users they authenticate, as a web app would issue them.
 TOKENS: dict[str, str] = {}
@@ -96,6 +107,40 @@ app.add_route(
     hooks=[SubprotocolToken(user_for, subprotocol="chat")],
 )
 app.add_route("/bearer", greet, endpoint="bearer", hooks=[BearerToken(user_for)])
+
+
+# The pages that try each way, served to plain GETs.
+
+PAGES = Path(__file__).with_name("pages")
+
+
+def serve_page(ws: Connection, request: Request) -> Response:
+    """Serve the page of a path, with the user and a fresh token filled in."""
+    user = ws.query.get("user", "alice")
+    if not re.fullmatch(r"[a-z]{1,20}", user):
+        raise BadRequest("A user name is 1 to 20 lowercase letters.")
+    path, _, _ = request.path.partition("?")
+    name = "index" if path == "/" else path.strip("/")
+    html = (PAGES / f"{name}.html").read_text()
+    html = html.replace("USER", user)
+    if "TOKEN" in html:
+        html = html.replace("TOKEN", issue_token(user))
+    response = ws.respond(200, html)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    return response
+
+
+for path in [
+    "/",
+    "/first-message",
+    "/query",
+    "/cookie",
+    "/cookie-iframe",
+    "/user-info",
+    "/subprotocol",
+]:
+    app.add_http_route(path, serve_page)
+app.get("/session.js")(page(PAGES / "session.js"))
 
 
 @app.on_startup

@@ -16,7 +16,8 @@ from websockets.typing import Subprotocol
 
 from examples import app, authentication, bluegreen, clock
 
-from .conftest import serving
+from .conftest import exchange, serving
+from .test_http import plain_get
 
 
 async def test_readme_app() -> None:
@@ -164,3 +165,43 @@ async def test_authentication_prints_a_token(
         token = capsys.readouterr().out.rpartition(": ")[2].strip()
         async with connect(f"{url}/query?token={token}") as ws:
             assert await ws.recv() == "Hello alice!"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/first-message",
+        "/query",
+        "/cookie",
+        "/cookie-iframe",
+        "/user-info",
+        "/subprotocol",
+    ],
+)
+async def test_authentication_pages(path: str) -> None:
+    """Each page comes with the user and a fresh token that works."""
+    async with serving(authentication.app) as url:
+        status, headers, body = await exchange(url, plain_get(f"{path}?user=bob"))
+        assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
+        html = body.decode()
+        assert "USER" not in html
+        assert "TOKEN" not in html
+        if path in ("/", "/cookie"):  # links to pages that hold the tokens
+            assert html.count("?user=bob") == (5 if path == "/" else 1)
+            return
+        [token] = [token for token in authentication.TOKENS if token in html]
+        async with connect(f"{url}/query?token={token}") as ws:
+            assert await ws.recv() == "Hello bob!"
+
+
+async def test_authentication_pages_refuse_odd_user_names() -> None:
+    """A user name goes into HTML and JavaScript, so it's checked first."""
+    async with serving(authentication.app) as url:
+        status, _, body = await exchange(url, plain_get("/query?user=%3Cscript%3E"))
+        assert (status, body) == (400, b"A user name is 1 to 20 lowercase letters.\n")
+        status, headers, _ = await exchange(url, plain_get("/session.js"))
+        assert (status, headers["content-type"]) == (
+            200,
+            "text/javascript; charset=utf-8",
+        )
