@@ -46,7 +46,7 @@ from wsroute.auth import (
     QueryToken,
     SubprotocolToken,
 )
-from wsroute.http import page
+from wsroute.http import page, respond
 
 # Tokens and the users they authenticate, as a web app would issue them.
 TOKENS: dict[str, str] = {}
@@ -125,9 +125,7 @@ def serve_page(ws: Connection, request: Request) -> Response:
     html = html.replace("USER", user)
     if "TOKEN" in html:
         html = html.replace("TOKEN", issue_token(user))
-    response = ws.respond(200, html)
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    return response
+    return respond(ws, 200, html, "text/html; charset=utf-8")
 
 
 for path in [

@@ -45,10 +45,12 @@ async def exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
         body = b"" if status == 101 else await reader.read()
         writer.close()
         await writer.wait_closed()
-    headers = {}
+    headers: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        name = name.strip().lower()
+        assert name not in headers, f"the answer has several {name} headers"
+        headers[name] = value.strip()
     return status, headers, body
 
 

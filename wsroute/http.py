@@ -21,7 +21,7 @@ from websockets.http11 import Request, Response
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["HTTPHandler", "page", "wants_upgrade"]
+__all__ = ["HTTPHandler", "page", "respond", "wants_upgrade"]
 
 HTTPHandler: TypeAlias = Callable[
     ["Connection", Request], Awaitable[Response | str] | Response | str
@@ -34,6 +34,29 @@ response, such as one made with ``ws.respond(status, text)``."""
 def wants_upgrade(request: Request) -> bool:
     """Tell whether a request asks for a WebSocket, rather than plain HTTP."""
     return "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+def respond(
+    ws: Connection, status: int, body: str | bytes, content_type: str
+) -> Response:
+    """
+    Make a response with a body of any type; ``ws.respond()`` makes text ones.
+
+    ::
+
+        return respond(ws, 200, "<h1>Hello</h1>", "text/html; charset=utf-8")
+
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    response = ws.respond(status, "")
+    response.body = body
+    # Headers holds several values per name: replace those respond() set.
+    del response.headers["Content-Type"]
+    del response.headers["Content-Length"]
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Length"] = str(len(body))
+    return response
 
 
 def page(path: str | Path, content_type: str | None = None) -> HTTPHandler:
@@ -56,11 +79,7 @@ def page(path: str | Path, content_type: str | None = None) -> HTTPHandler:
         content_type += "; charset=utf-8"
 
     def serve_file(ws: Connection, request: Request) -> Response:
-        response = ws.respond(200, "")
-        response.body = path.read_bytes()
-        response.headers["Content-Type"] = content_type
-        response.headers["Content-Length"] = str(len(response.body))
-        return response
+        return respond(ws, 200, path.read_bytes(), content_type)
 
     serve_file.__qualname__ = f"page({str(path)!r})"
     return serve_file
