@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -75,9 +74,10 @@ class Authenticator(ABC):
     stores the user.
 
     Args:
-        check: Maps the credential to a user, or to :obj:`None`. It receives
-            the credential as positional arguments: one token, or a username
-            and a password for :class:`BasicAuth`.
+        check: Maps the credential to a user, or to :obj:`None` (or
+            :obj:`False`) to refuse it. It receives the credential as
+            positional arguments: one token, or a username and a password
+            for :class:`BasicAuth`.
 
     """
 
@@ -92,7 +92,7 @@ class Authenticator(ABC):
         user = self.check(*credential)
         if isinstance(user, Awaitable):
             user = await user
-        if user is None:
+        if user is None or user is False:
             raise self.refuse("Invalid credentials.")
         ws.user = user
 
@@ -106,6 +106,12 @@ class Authenticator(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.check!r})"
+
+
+def only(request: Request, name: str) -> str | None:
+    """Read a header that may appear once; None if it is missing or repeated."""
+    values = request.headers.get_all(name)
+    return values[0] if len(values) == 1 else None
 
 
 class QueryToken(Authenticator):
@@ -178,7 +184,7 @@ class BearerToken(Authenticator):
 
     @override
     def credential(self, ws: Connection, request: Request) -> tuple[str] | None:
-        authorization = Authorization.from_header(request.headers.get("Authorization"))
+        authorization = Authorization.from_header(only(request, "Authorization"))
         if authorization is None or authorization.type != "bearer":
             return None
         return (authorization.token,) if authorization.token else None
@@ -221,7 +227,7 @@ class BasicAuth(Authenticator):
 
     @override
     def credential(self, ws: Connection, request: Request) -> tuple[str, str] | None:
-        authorization = request.headers.get("Authorization")
+        authorization = only(request, "Authorization")
         if authorization is None:
             return None
         try:
@@ -280,10 +286,10 @@ class SubprotocolToken(Authenticator):
                 try:
                     token = base64.urlsafe_b64decode(
                         encoded + "=" * (-len(encoded) % 4)
-                    )
-                    return (token.decode(),)
+                    ).decode()
                 except (binascii.Error, UnicodeDecodeError):
                     return None
+                return (token,) if token else None
         return None
 
     @override
@@ -300,20 +306,29 @@ def cookie_routes_open_to_any_origin(rules: Iterable[Rule]) -> list[Route]:
     On such a route, any web page can open a WebSocket with the cookies of a
     user who visits it, and act as that user: the Origin check is what
     prevents it. An origin policy is taken as open to any origin when it
-    allows an origin made up for this test.
+    allows one of a few origins made up for this test, or ``null``, which
+    any page can send from a sandboxed iframe.
 
     """
-    made_up = "https://wsroute-origin-probe.invalid"
     return [
         rule
         for rule in rules
         if isinstance(rule, Route)
         and any(isinstance(hook, CookieToken) for hook in rule.handshake_hooks)
         and any(
-            isinstance(pattern, re.Pattern) and pattern.fullmatch(made_up)
+            pattern == origin if isinstance(pattern, str) else pattern.fullmatch(origin)
             for pattern in rule.origins
+            for origin in MADE_UP_ORIGINS
         )
     ]
+
+
+MADE_UP_ORIGINS = [
+    "null",
+    "http://attacker.invalid",
+    "https://attacker.invalid",
+    "https://wsroute-origin-probe.invalid:8443",
+]
 
 
 class FirstMessageToken:
@@ -367,7 +382,7 @@ class FirstMessageToken:
         user = self.check(token)
         if isinstance(user, Awaitable):
             user = await user
-        if user is None:
+        if user is None or user is False:
             raise CloseConnection(reason="invalid credentials")
         ws.user = user
 

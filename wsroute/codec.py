@@ -10,6 +10,7 @@ call that passes options. This module builds them once.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from websockets.typing import Data
@@ -22,7 +23,15 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} isn't allowed in JSON")
 
 
-DECODER = json.JSONDecoder(parse_constant=refuse_constant)
+def finite_float(text: str) -> float:
+    """Decode a number, refusing one too large for a float, such as ``1e400``."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large")
+    return value
+
+
+DECODER = json.JSONDecoder(parse_constant=refuse_constant, parse_float=finite_float)
 ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -30,6 +39,9 @@ ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 def decode(data: Data) -> Any:
     """
     Decode standard JSON from text, or from bytes in UTF-8, UTF-16 or UTF-32.
+
+    Numbers too large for a float, which would become infinities, are
+    refused like ``Infinity``.
 
     Raises:
         ValueError: If ``data`` isn't JSON, or its bytes aren't text.

@@ -49,7 +49,9 @@ M = TypeVar("M", bound=MessageHandler)
 
 def show(value: Any) -> str:
     """Show a value in a close reason or an error message, as JSON."""
-    return json.dumps(value, ensure_ascii=False, default=repr)
+    return json.dumps(
+        value, ensure_ascii=False, default=lambda value: f"({type(value).__name__})"
+    )
 
 
 class KeyedRouter:
@@ -67,7 +69,8 @@ class KeyedRouter:
     def __init__(self, name: str, *, key: str | Callable[[Data], Any] = "type") -> None:
         self.__name__ = name
         self.key = key
-        self.handlers: dict[Any, MessageHandler] = {}
+        #: Handlers by the type and the value of their key.
+        self.handlers: dict[tuple[type, Hashable], MessageHandler] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.__name__!r}>"
@@ -95,12 +98,13 @@ class KeyedRouter:
                 f"{self!r}: handler {describe(handler)} for {value!r} must be a "
                 f"coroutine function; define it with 'async def'"
             )
-        if value in self.handlers:
+        slot = (type(value), value)  # so that True and 1.0 don't find 1
+        if slot in self.handlers:
             raise SetupError(
                 f"{self!r}: {value!r} is already handled by "
-                f"{describe(self.handlers[value])}"
+                f"{describe(self.handlers[slot])}"
             )
-        self.handlers[value] = handler
+        self.handlers[slot] = handler
 
     def decode(self, message: Data) -> tuple[Any, Any]:
         """
@@ -139,7 +143,9 @@ class KeyedRouter:
             InvalidMessage: 1008 for a key without a handler.
 
         """
-        handler = self.handlers.get(key) if isinstance(key, Hashable) else None
+        handler = None
+        if isinstance(key, Hashable):
+            handler = self.handlers.get((type(key), key))
         if handler is None:
             label = "key" if callable(self.key) else self.key
             raise InvalidMessage(reason=f"unknown {label}: {show(key)}")
@@ -250,31 +256,43 @@ class MessageRouter(KeyedRouter):
         self, ws: Connection, message: Data, params: dict[str, Any]
     ) -> None:
         """Serve one message, and send its reply or an error message."""
-        reply: dict[str, Any] = {}
-        decoded = None
+        decoded: Any = None
+        failing: object = self.key  # until the handler is known
         try:
             key, decoded = self.decode(message)
-            handler = self.find(key)
+            handler = failing = self.find(key)
+            result = await handler(ws, decoded, **params)
         except InvalidMessage as exc:
-            reply["error"] = {"code": "invalid_message", "message": exc.reason}
+            reply: dict[str, Any] = error("invalid_message", exc.reason)
+        except (CloseConnection, ConnectionClosed):
+            raise
+        except Exception:
+            log_failure(ws, failing, "failed")
+            reply = error("internal_error", "internal error")
         else:
-            try:
-                result = await handler(ws, decoded, **params)
-            except (CloseConnection, ConnectionClosed):
-                raise
-            except Exception:
-                path, _, _ = ws.request.path.partition("?")  # type: ignore[union-attr]
-                ws.logger.error(
-                    "message handler %s failed on %s",
-                    describe(handler),
-                    path,
-                    exc_info=True,
-                )
-                reply["error"] = {"code": "internal_error", "message": "internal error"}
-            else:
-                if result is None:
-                    return
-                reply["result"] = result
+            if result is None:
+                return
+            reply = {"result": result}
         if isinstance(decoded, dict) and "id" in decoded:
             reply = {"id": decoded["id"], **reply}
-        await ws.send_json(reply)
+        try:
+            payload = codec.encode(reply)
+        except (TypeError, ValueError):
+            log_failure(ws, failing, "returned a value that JSON can't encode")
+            reply["error"] = error("internal_error", "internal error")["error"]
+            del reply["result"]
+            payload = codec.encode(reply)
+        await ws.send(payload, text=True)
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    """Make the body of an error message."""
+    return {"error": {"code": code, "message": message}}
+
+
+def log_failure(ws: Connection, function: object, what: str) -> None:
+    """Log that a message handler, or a key function, failed."""
+    path, _, _ = ws.request.path.partition("?")  # type: ignore[union-attr]
+    ws.logger.error(
+        "message handler %s %s on %s", describe(function), what, path, exc_info=True
+    )

@@ -75,7 +75,10 @@ def check_request(request: Request) -> str:
 
 
 def check_origin(
-    request: Request, host: str, allowed: Sequence[str | re.Pattern[str]]
+    request: Request,
+    host: str,
+    allowed: Sequence[str | re.Pattern[str]],
+    server_name: str | None = None,
 ) -> None:
     """
     Refuse a browser's handshake from a page of another origin.
@@ -86,8 +89,9 @@ def check_origin(
     that's Cross-Site WebSocket Hijacking. So a handshake is accepted when:
 
     * it has no ``Origin`` header: the client isn't a browser;
-    * its origin's host and port are the request's ``Host``: the page and the
-      WebSocket are served by the same server;
+    * its origin is an ``http`` or ``https`` one whose host and port are
+      those of the request's ``Host``, or of ``server_name`` behind a proxy:
+      the page and the WebSocket are served by the same server;
     * its origin is allowed: equal to a string, or matched in whole by a
       regular expression.
 
@@ -100,7 +104,9 @@ def check_origin(
         return
     if len(origins) == 1:
         origin = origins[0]
-        if urlsplit(origin).netloc.lower() == host.lower():
+        if same_origin(origin, host) or (
+            server_name is not None and same_origin(origin, server_name)
+        ):
             return
         for pattern in allowed:
             if (
@@ -110,6 +116,29 @@ def check_origin(
             ):
                 return
     raise Forbidden("The Origin of the request isn't allowed.")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """
+    Tell whether a page's origin is served by the server a Host header names.
+
+    The page's scheme must be ``http`` or ``https``, and its host the same;
+    its port must be the Host's port, or, when the Host has none, the default
+    port of the page's scheme.
+
+    """
+    try:
+        page, server = urlsplit(origin), urlsplit(f"//{host}")
+        page_port, server_port = page.port, server.port
+    except ValueError:  # such as http://[::1 or a port out of range
+        return False
+    if page.scheme not in DEFAULT_PORTS or page.hostname != server.hostname:
+        return False
+    default = DEFAULT_PORTS[page.scheme]
+    return (page_port or default) == (server_port or default)
 
 
 async def run_hooks(
@@ -156,9 +185,22 @@ async def answer(
             "%s %s failed on %s", kind, describe(function), path, exc_info=True
         )
         return http_answer(connection, InternalServerError())
-    if isinstance(result, str):
+    if result is None and kind == "handshake hook":
+        return None
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, str) and kind == "HTTP handler":
         return connection.respond(200, result)
-    return result
+    path, _, _ = request.path.partition("?")
+    connection.logger.error(
+        "%s %s returned %r on %s; return %s",
+        kind,
+        describe(function),
+        result,
+        path,
+        "None or a response" if kind == "handshake hook" else "text or a response",
+    )
+    return http_answer(connection, InternalServerError())
 
 
 def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:

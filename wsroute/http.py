@@ -33,7 +33,9 @@ response, such as one made with ``ws.respond(status, text)``."""
 
 def wants_upgrade(request: Request) -> bool:
     """Tell whether a request asks for a WebSocket, rather than plain HTTP."""
-    return "websocket" in request.headers.get("Upgrade", "").lower()
+    return any(
+        "websocket" in value.lower() for value in request.headers.get_all("Upgrade")
+    )
 
 
 def respond(

@@ -282,7 +282,10 @@ class Router:
         path, _, query = target.partition("?")
         if not path.startswith("/"):
             # The absolute form, ws://host/path, which proxies may send.
-            parts = urlsplit(target)
+            try:
+                parts = urlsplit(target)
+            except ValueError:  # such as http://[::1/x
+                parts = urlsplit("")
             if not (parts.scheme and parts.netloc):
                 raise BadRequest("The request target must be a path or a URL.")
             path, query = parts.path or "/", parts.query

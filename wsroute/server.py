@@ -27,7 +27,7 @@ import logging
 import signal
 import socket
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -46,7 +46,7 @@ from .connection import Connection
 from .exceptions import CloseConnection
 from .handshake import answer, check_origin, check_request, http_answer, run_hooks
 from .http import wants_upgrade
-from .lifecycle import Lifecycle, call, find_error_handler
+from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
 from .routing import Router, describe
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def create_server(
                     http_handler = app.http_routes[path]
                     return answer(connection, request, http_handler, "HTTP handler")
             route, connection.path_params = router.match(request.path, host)
-            check_origin(request, host, route.origins)
+            check_origin(request, host, route.origins, router.server_name)
         except HTTPException as exc:
             return http_answer(connection, exc)
         connection.route, connection.router = route, router
@@ -238,29 +238,39 @@ async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> Non
     An exception group, as a :class:`asyncio.TaskGroup` raises, is judged by
     the exceptions it holds: it's a normal end if each one is.
 
-    Once the connection is closed, the app's disconnect hooks run; they can
-    read ``ws.close_code`` and ``ws.close_reason``.
+    A handler that's cancelled, as :func:`run` does to those still running
+    after its ``shutdown_timeout``, ends with 1011 unless the connection was
+    closed already. Once the connection is closed, whatever the reason, the
+    app's disconnect hooks run; they can read ``ws.close_code`` and
+    ``ws.close_reason``.
 
     """
+    failed: object = connection.route.handler
+    what = "handler"
     try:
         for hook in lifecycle.connect:
+            failed, what = hook, "connect hook"
             await call(hook, connection)
+        failed, what = connection.route.handler, "handler"
         await connection.route.handler(connection, **connection.path_params)
     except Exception as exc:
-        await end(connection, exc, lifecycle)
-    if lifecycle.disconnect:
-        await connection.close()  # if it isn't closed yet, as websockets would
-        for hook in lifecycle.disconnect:
-            try:
-                await call(hook, connection)
-            except Exception:
-                connection.logger.error(
-                    "disconnect hook %s failed", describe(hook), exc_info=True
-                )
+        await end(connection, exc, lifecycle, failed, what)
+    except asyncio.CancelledError:  # by a bounded shutdown: not a normal end
+        await connection.close(CloseCode.INTERNAL_ERROR)
+        raise
+    finally:
+        if lifecycle.disconnect:
+            await disconnect(connection, lifecycle.disconnect)
 
 
-async def end(connection: Connection, exc: Exception, lifecycle: Lifecycle) -> None:
-    """Close a connection after an exception escaped its handler."""
+async def end(
+    connection: Connection,
+    exc: Exception,
+    lifecycle: Lifecycle,
+    failed: object,
+    what: str,
+) -> None:
+    """Close a connection after an exception escaped its handler or a hook."""
     errors = list(leaves(exc))
     if all(is_normal_end(error, connection) for error in errors):
         for error in errors:
@@ -268,23 +278,41 @@ async def end(connection: Connection, exc: Exception, lifecycle: Lifecycle) -> N
                 await connection.close(error.code, error.reason)
                 break
         return
-    failed: Callable[..., object] = connection.route.handler
-    what = "handler"
+    close: object = None
     error_handler = find_error_handler(lifecycle.error_handlers or {}, exc)
     if error_handler is not None:
         try:
             close = await call(error_handler, connection, exc)
+        except CloseConnection as raised:
+            close = raised
         except Exception as error_handler_exc:
             exc, failed, what = error_handler_exc, error_handler, "error handler"
-        else:
-            if close is not None:
-                await connection.close(close.code, close.reason)
-                return
+    if isinstance(close, CloseConnection):
+        await connection.close(close.code, close.reason)
+        return
     path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
     connection.logger.error(
         "%s %s failed on %s", what, describe(failed), path, exc_info=exc
     )
+    if close is not None:
+        connection.logger.error(
+            "error handler %s returned %r; return a CloseConnection or None",
+            describe(error_handler),
+            close,
+        )
     await connection.close(CloseCode.INTERNAL_ERROR)
+
+
+async def disconnect(connection: Connection, hooks: Sequence[ConnectionHook]) -> None:
+    """Run disconnect hooks once the connection is closed; log their crashes."""
+    await connection.close()  # if it isn't closed yet, as websockets would
+    for hook in hooks:
+        try:
+            await call(hook, connection)
+        except Exception:
+            connection.logger.error(
+                "disconnect hook %s failed", describe(hook), exc_info=True
+            )
 
 
 def leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -370,39 +398,54 @@ async def serve_until_stopped(
         host = port = None
     for hook in app.startup_hooks:
         await call(hook)
-    server = await create_server(app, host, port, **options)
-    scheme = "wss" if isinstance(options.get("ssl"), ssl_module.SSLContext) else "ws"
-    logger.info("Running on %s (press CTRL+C to quit)", address(server, host, scheme))
-    await stop.wait()
+    try:
+        server = await create_server(app, host, port, **options)
+        scheme = (
+            "wss" if isinstance(options.get("ssl"), ssl_module.SSLContext) else "ws"
+        )
+        logger.info(
+            "Running on %s (press CTRL+C to quit)", address(server, host, scheme)
+        )
+        await stop.wait()
+        logger.info("Shutting down; press CTRL+C again to stop at once")
+        await shut_down(server, shutdown_timeout, hurry)
+    finally:
+        for hook in app.shutdown_hooks:
+            await call(hook)
+    logger.info("Stopped")
 
-    logger.info("Shutting down; press CTRL+C again to stop at once")
+
+async def shut_down(server: Server, grace: float, hurry: asyncio.Event) -> None:
+    """
+    Close a server; give handlers ``grace`` seconds, unless in a hurry.
+
+    Then cancel handlers still running and connections still opening, and
+    give them ``grace`` seconds again.
+
+    """
     server.close()  # 503 to opening connections, 1001 to open ones
     closed = asyncio.ensure_future(server.wait_closed())
     hurried = asyncio.ensure_future(hurry.wait())
     await asyncio.wait(
-        [closed, hurried], timeout=shutdown_timeout, return_when=asyncio.FIRST_COMPLETED
+        [closed, hurried], timeout=grace, return_when=asyncio.FIRST_COMPLETED
     )
     hurried.cancel()
-    if not closed.done():
-        pending = [task for task in server.handler_tasks if not task.done()]
-        running = len(server.all_connections)  # connections whose handler runs
-        logger.warning(
-            "Cancelling what's left: %d running handlers, %d opening connections",
-            running,
-            len(pending) - running,
-        )
-        for task in pending:
-            task.cancel()
-        try:
-            async with asyncio.timeout(shutdown_timeout):
-                await closed
-        except TimeoutError:
-            logger.error(
-                "Some handlers ignore cancellation; they keep the process alive"
-            )
-    for hook in app.shutdown_hooks:
-        await call(hook)
-    logger.info("Stopped")
+    if closed.done():
+        return
+    pending = [task for task in server.handler_tasks if not task.done()]
+    running = len(server.all_connections)  # connections whose handler runs
+    logger.warning(
+        "Cancelling what's left: %d running handlers, %d opening connections",
+        running,
+        len(pending) - running,
+    )
+    for task in pending:
+        task.cancel()
+    try:
+        async with asyncio.timeout(grace):
+            await closed
+    except TimeoutError:
+        logger.error("Some handlers ignore cancellation; they keep the process alive")
 
 
 def address(server: Server, host: str | None, scheme: str) -> str:
