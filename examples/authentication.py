@@ -115,7 +115,13 @@ PAGES = Path(__file__).with_name("pages")
 
 
 def serve_page(ws: Connection, request: Request) -> Response:
-    """Serve the page of a path, with the user and a fresh token filled in."""
+    """
+    Serve the page of a path, with the user and a fresh token filled in.
+
+    A real web app would issue tokens to users who logged in; this example
+    issues one to whoever asks, for the name they give.
+
+    """
     user = ws.query.get("user", "alice")
     if not re.fullmatch(r"[a-z]{1,20}", user):
         raise BadRequest("A user name is 1 to 20 lowercase letters.")

@@ -260,7 +260,8 @@ class App(Scaffold):
         and the request; it returns text, answered with 200 in
         ``text/plain``, or a response: see :func:`wsroute.http.page` for a
         file. It may raise a werkzeug HTTP exception; any other exception is
-        logged and answered with 500.
+        logged and answered with 500. Handshake hooks and the Origin check
+        don't apply: don't serve secrets this way.
 
         """
 

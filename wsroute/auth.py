@@ -208,7 +208,8 @@ class BasicAuth(Authenticator):
 
         def user_for(username: str, password: str) -> User | None:
             user = users.get(username)
-            if user and hmac.compare_digest(user.password_hash, hash(password)):
+            secret = password.encode("utf-8", "surrogateescape")
+            if user and hmac.compare_digest(user.password, secret):
                 return user
             return None
 
@@ -216,7 +217,8 @@ class BasicAuth(Authenticator):
 
     Args:
         check: Maps a username and a password to a user, or to :obj:`None`.
-            Compare secrets with :func:`hmac.compare_digest`.
+            Compare secrets with :func:`hmac.compare_digest`, as bytes: it
+            refuses strings that aren't ASCII.
         realm: Scope of protection, sent in the challenge.
 
     """
