@@ -83,11 +83,11 @@ async def serve(kind: str) -> None:
         app = App()
         for number, rule in enumerate(rules):
             app.add_route(rule, echo, endpoint=f"e{number}")
-        server = app.serve(HOST, 0, compression=None)
+        server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with server:
-        print(server.sockets[0].getsockname()[1], flush=True)
+    async with server as running:
+        print(running.sockets[0].getsockname()[1], flush=True)
         await stop.wait()
 
 
