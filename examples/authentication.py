@@ -134,7 +134,7 @@ def serve_page(ws: Connection, request: Request) -> Response:
     return respond(ws, 200, html, "text/html; charset=utf-8")
 
 
-for path in [
+PAGE_PATHS = [
     "/",
     "/first-message",
     "/query",
@@ -142,7 +142,8 @@ for path in [
     "/cookie-iframe",
     "/user-info",
     "/subprotocol",
-]:
+]
+for path in PAGE_PATHS:
     app.add_http_route(path, serve_page)
 app.get("/session.js")(page(PAGES / "session.js"))
 

@@ -167,18 +167,7 @@ async def test_authentication_prints_a_token(
             assert await ws.recv() == "Hello alice!"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/",
-        "/first-message",
-        "/query",
-        "/cookie",
-        "/cookie-iframe",
-        "/user-info",
-        "/subprotocol",
-    ],
-)
+@pytest.mark.parametrize("path", authentication.PAGE_PATHS)
 async def test_authentication_pages(path: str) -> None:
     """Each page comes with the user and a fresh token that works."""
     async with serving(authentication.app) as url:
