@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
+
+from harness import (
+    cpu_seconds,
+    load_output,
+    pin,
+    serve_until_terminated,
+    server_process,
+)
 
 HOST = "127.0.0.1"
 SERVERS = ["raw", "route", "wsroute"]
@@ -44,11 +49,6 @@ REQUEST = (
 )
 # A masked close frame with code 1000.
 CLOSE = bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2])
-
-
-def pin(core: int) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {core})
 
 
 async def serve(kind: str) -> None:
@@ -84,11 +84,7 @@ async def serve(kind: str) -> None:
         for number, rule in enumerate(rules):
             app.add_route(rule, echo, endpoint=f"e{number}")
         server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with server as running:
-        print(running.sockets[0].getsockname()[1], flush=True)
-        await stop.wait()
+    await serve_until_terminated(server)
 
 
 async def load(port: int, seconds: float, in_flight: int, path: str) -> None:
@@ -114,13 +110,6 @@ async def load(port: int, seconds: float, in_flight: int, path: str) -> None:
     print(count / seconds, time.process_time() - start, flush=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used so far, user and system, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(
     kind: str, seconds: float, in_flight: int, path: str
 ) -> tuple[float, float, float]:
@@ -131,35 +120,12 @@ def measure(
     microseconds, and the share of a core the load generator used.
 
     """
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().strip()
-        before = cpu_seconds(server.pid)
-        output = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--load",
-                port,
-                str(seconds),
-                str(in_flight),
-                path,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        server_cpu = cpu_seconds(server.pid) - before
-        rate, client_cpu = map(float, output.split())
-        return rate, server_cpu / (rate * seconds) * 1e6, client_cpu / seconds
-    finally:
-        server.terminate()
-        server.wait()
+    with server_process(__file__, kind) as (pid, port):
+        before = cpu_seconds(pid)
+        output = load_output(__file__, port, str(seconds), str(in_flight), path)
+        server_cpu = cpu_seconds(pid) - before
+    rate, client_cpu = map(float, output.split())
+    return rate, server_cpu / (rate * seconds) * 1e6, client_cpu / seconds
 
 
 def main() -> None:

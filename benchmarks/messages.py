@@ -19,30 +19,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
+
+from harness import (
+    cpu_seconds,
+    load_output,
+    pin,
+    serve_until_terminated,
+    server_process,
+)
 
 HOST = "127.0.0.1"
 SERVERS = ["raw", "wsroute"]
 CONNECTIONS = 10
 WINDOW = 20
-
-
-def pin(core: int) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {core})
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used so far, user and system, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def serve(kind: str) -> None:
@@ -95,11 +88,7 @@ async def serve(kind: str) -> None:
         app.add_route("/", rpc)
         server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
 
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with server as running:
-        print(running.sockets[0].getsockname()[1], flush=True)
-        await stop.wait()
+    await serve_until_terminated(server)
 
 
 async def load(port: int, messages: int) -> None:
@@ -126,24 +115,11 @@ async def load(port: int, messages: int) -> None:
 
 def measure(kind: str, messages: int) -> tuple[float, float]:
     """Run one round; return messages per second and server µs per message."""
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().strip()
-        before = cpu_seconds(server.pid)
-        output = subprocess.run(
-            [sys.executable, __file__, "--load", port, str(messages)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        cost = (cpu_seconds(server.pid) - before) / messages * 1e6
-        return float(output), cost
-    finally:
-        server.terminate()
-        server.wait()
+    with server_process(__file__, kind) as (pid, port):
+        before = cpu_seconds(pid)
+        output = load_output(__file__, port, str(messages))
+        cost = (cpu_seconds(pid) - before) / messages * 1e6
+    return float(output), cost
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""
+What the benchmarks share: processes pinned to cores, and their CPU time.
+
+A benchmark script runs itself three ways: as the driver, which starts a
+server with ``--serve KIND`` and a load generator with ``--load ...``, each
+in a process of its own; the server is pinned to core 0 and the load
+generator to core 1, where the machine has two cores or more.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from typing import Any
+
+
+def pin(core: int) -> None:
+    """Run this process on one core, if there are several."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_process(script: str, kind: str) -> Iterator[tuple[int, str]]:
+    """Run ``script --serve kind``; yield its pid and the port it printed."""
+    server = subprocess.Popen(
+        [sys.executable, script, "--serve", kind], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        yield server.pid, server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def load_output(script: str, *args: str) -> str:
+    """Run ``script --load args...`` and return what it printed."""
+    return subprocess.run(
+        [sys.executable, script, "--load", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+async def serve_until_terminated(server: AbstractAsyncContextManager[Any]) -> None:
+    """Start a server, print its port, and serve until SIGTERM."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with server as running:
+        print(running.sockets[0].getsockname()[1], flush=True)
+        await stop.wait()
