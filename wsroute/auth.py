@@ -47,7 +47,7 @@ from werkzeug.routing import Rule
 
 from . import codec
 from .exceptions import CloseConnection
-from .routing import Route
+from .routing import Route, describe
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -105,7 +105,7 @@ class Authenticator(ABC):
         return Forbidden(reason)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.check!r})"
+        return f"{type(self).__name__}({describe(self.check)})"
 
 
 def only(request: Request, name: str) -> str | None:
@@ -369,7 +369,7 @@ class FirstMessageToken:
         self.timeout = timeout
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.check!r})"
+        return f"{type(self).__name__}({describe(self.check)})"
 
     async def __call__(self, ws: Connection) -> None:
         """Receive the token and authenticate; close the connection if that fails."""

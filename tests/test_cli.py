@@ -1,0 +1,164 @@
+"""Tests of wsroute.cli: the wsroute command."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import socket
+import sys
+
+import pytest
+from websockets.asyncio.client import connect
+
+import wsroute
+from wsroute.cli import main
+
+from .conftest import TIMEOUT
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the version."""
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"wsroute {wsroute.__version__}\n"
+
+
+def test_routes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Routes prints each route's rule, endpoint, handler, hooks and dispatch."""
+    assert main(["routes", "tests.cli_app:app"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == [
+        "rule",
+        "endpoint",
+        "handler",
+        "hooks",
+        "dispatch",
+    ]
+    assert [re.split(r"\s{2,}", line.strip()) for line in lines[1:]] == [
+        ["/health", "tests.cli_app.<lambda>", "HTTP GET"],
+        ["/old", "redirect to /echo"],
+        [
+            "/echo",
+            "echo",
+            "examples.app.echo",
+            "BearerToken(builtins.str)",
+            "connection",
+        ],
+        ["/game", "game", "<FirstMessageRouter 'game'>", "first message, by 'type'"],
+        ["/rpc", "rpc", "<MessageRouter 'rpc'>", "each message, by 'type'"],
+    ]
+
+
+def test_routes_of_the_default_attribute(capsys: pytest.CaptureFixture[str]) -> None:
+    """A module name alone means module:app; a key function is named."""
+    assert main(["routes", "examples.bluegreen"]) == 0
+    assert "first message, by examples.bluegreen.color_of" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nowhere:app", "can't import 'nowhere': no module named 'nowhere'"),
+        (
+            "nowhere.deeper:app",
+            "can't import 'nowhere.deeper': no module named 'nowhere'",
+        ),
+        ("tests.cli_app:missing", "module 'tests.cli_app' has no attribute 'missing'"),
+        (
+            "tests.cli_app:not_an_app",
+            "tests.cli_app:not_an_app is a int, not a wsroute.App",
+        ),
+    ],
+)
+def test_wrong_names_get_one_line_and_exit_code_2(
+    name: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name that doesn't lead to an app: one line on stderr, exit code 2."""
+    assert main(["routes", name]) == 2
+    assert capsys.readouterr().err == f"wsroute: error: {message}\n"
+
+
+def test_errors_inside_the_module_keep_their_traceback() -> None:
+    """A module that fails to import its own dependencies isn't hidden."""
+    with pytest.raises(ModuleNotFoundError, match="a_module_that_does_not_exist"):
+        main(["routes", "tests.broken_app:app"])
+
+
+def test_workers_need_a_fixed_port(capsys: pytest.CaptureFixture[str]) -> None:
+    """Several workers can't share port 0."""
+    assert main(["run", "tests.cli_app:app", "--port", "0", "--workers", "2"]) == 2
+    assert "--workers needs a fixed --port" in capsys.readouterr().err
+
+
+async def start(
+    *args: str, lines: int = 1
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start python -m wsroute; return it with the URLs of its first log lines."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wsroute", *args, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    urls: list[str] = []
+    async with asyncio.timeout(TIMEOUT):
+        for _ in range(20 * lines):  # log lines before the URLs
+            line = (await process.stderr.readline()).decode()
+            assert line, "wsroute exited before it logged its URL"
+            if match := re.search(r"Running on (ws://\S+) ", line):
+                urls.append(match.group(1))
+                if len(urls) == lines:
+                    break
+    return process, urls
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Send SIGTERM; the command must exit cleanly."""
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(TIMEOUT):
+        assert await process.wait() == 0
+
+
+async def test_run() -> None:
+    """The run command serves the app with the given host, port and log level."""
+    process, [url] = await start(
+        "run",
+        "examples.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "debug",
+    )
+    try:
+        async with connect(f"{url}/echo") as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hi"
+    finally:
+        await stop(process)
+
+
+async def test_run_workers() -> None:
+    """--workers starts processes that share the port and stop together."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    process, urls = await start(
+        "run",
+        "examples.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        lines=2,
+    )
+    try:
+        assert urls == [f"ws://127.0.0.1:{port}"] * 2
+        for _ in range(4):
+            async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
+                await ws.send("shared")
+                assert await ws.recv() == "shared"
+    finally:
+        await stop(process)
