@@ -10,15 +10,22 @@ from typing import Any
 from websockets.asyncio.server import Server
 
 from wsroute import App
+from wsroute.testing import TestServer
 
 TIMEOUT = 5  # seconds: the bound of every wait on the network in a test
 
 
 @asynccontextmanager
 async def serving(app: App, **options: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yield its base URL."""
-    async with app.serve("127.0.0.1", 0, **options) as server:
-        yield f"ws://127.0.0.1:{port_of(server)}"
+    """
+    Serve ``app`` with wsroute's test server; yield its base URL.
+
+    A crash that the server logs fails the test, unless the test passes
+    ``raise_server_exceptions=False`` because it expects one.
+
+    """
+    async with TestServer(app, **options) as server:
+        yield server.url
 
 
 def port_of(server: Server) -> int:

@@ -265,7 +265,10 @@ async def test_errors_are_answered_and_the_connection_lives_on(
     message: Data, error: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Unknown types, bad messages and crashes get an error message back."""
-    async with serving(rpc_app()) as url, connect(f"{url}/rpc") as ws:
+    async with (
+        serving(rpc_app(), raise_server_exceptions=False) as url,
+        connect(f"{url}/rpc") as ws,
+    ):
         reply = await exchange_json(ws, message)  # type: ignore[arg-type]
         assert reply.pop("error") == error
         assert reply == ({"id": 1} if b'"id"' in str(message).encode() else {})

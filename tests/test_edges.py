@@ -55,7 +55,10 @@ async def test_values_json_cant_encode_get_an_internal_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A reply JSON can't encode, or a key function that raises, is logged."""
-    async with serving(odd_rpc_app()) as url, connect(f"{url}/rpc") as ws:
+    async with (
+        serving(odd_rpc_app(), raise_server_exceptions=False) as url,
+        connect(f"{url}/rpc") as ws,
+    ):
         for message in ['{"type": "nan"}', '{"type": "set"}', "not json"]:
             await ws.send(message)
             reply = json.loads(await ws.recv())
@@ -230,7 +233,7 @@ async def test_error_handlers_that_misbehave(caplog: pytest.LogCaptureFixture) -
     async def fail(ws: Connection, kind: str) -> None:
         raise PermissionError() if kind == "permission" else KeyError(kind)
 
-    async with serving(app) as url:
+    async with serving(app, raise_server_exceptions=False) as url:
         for kind, code in [("permission", 4003), ("key", 1011)]:
             async with connect(f"{url}/{kind}") as ws:
                 await ws.wait_closed()
@@ -253,7 +256,7 @@ async def test_a_crashing_connect_hook_is_named(
         raise RuntimeError("bug")
 
     app.add_route("/", echo)
-    async with serving(app) as url, connect(url) as ws:
+    async with serving(app, raise_server_exceptions=False) as url, connect(url) as ws:
         await ws.wait_closed()
     assert errors_in(caplog)[0].startswith("connect hook tests.test_edges")
 

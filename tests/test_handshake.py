@@ -144,7 +144,7 @@ async def test_a_crashing_hook_gets_500_and_is_logged(
     @app.route("/")
     async def root(ws: Connection) -> None: ...
 
-    async with serving(app) as url:
+    async with serving(app, raise_server_exceptions=False) as url:
         assert await status_of(f"{url}/?token=secret") == 500
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.getMessage().endswith("broken failed on /")

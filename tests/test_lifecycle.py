@@ -115,7 +115,7 @@ async def test_connect_and_disconnect_hooks(
 ) -> None:
     """Connect hooks run before the handler; disconnect hooks know the close code."""
     events: list[str] = []
-    async with serving(connection_app(events)) as url:
+    async with serving(connection_app(events), raise_server_exceptions=False) as url:
         async with connect(f"{url}/{query}") as ws:
             if message is not None:
                 await ws.send(message)
@@ -186,7 +186,10 @@ async def test_error_handlers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Error handlers turn exceptions into close codes, or leave them as crashes."""
-    async with serving(error_app()) as url, connect(f"{url}/{kind}") as ws:
+    async with (
+        serving(error_app(), raise_server_exceptions=False) as url,
+        connect(f"{url}/{kind}") as ws,
+    ):
         await ws.wait_closed()
         assert (ws.close_code, ws.close_reason) == (code, reason)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

@@ -174,7 +174,7 @@ async def test_handler_crash_closes_1011_and_is_logged_once(
     async def crash(ws: Connection) -> None:
         raise ZeroDivisionError("oops")
 
-    async with serving(app) as url:
+    async with serving(app, raise_server_exceptions=False) as url:
         async with connect(f"{url}/echo", open_timeout=TIMEOUT) as other:
             async with connect(f"{url}/crash?token=secret") as ws:
                 with pytest.raises(ConnectionClosedError) as info:
@@ -212,7 +212,10 @@ async def test_connection_closed_from_elsewhere_is_a_crash(
     async def bad(ws: Connection) -> None:
         raise ConnectionClosed(None, None)
 
-    async with serving(app) as url, connect(f"{url}/bad") as ws:
+    async with (
+        serving(app, raise_server_exceptions=False) as url,
+        connect(f"{url}/bad") as ws,
+    ):
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
         assert ws.close_code == 1011
@@ -274,7 +277,10 @@ async def test_task_group_with_a_crash_is_a_crash(
             group.create_task(asyncio.sleep(0))
             raise KeyError("bug")
 
-    async with serving(app) as url, connect(f"{url}/mixed") as ws:
+    async with (
+        serving(app, raise_server_exceptions=False) as url,
+        connect(f"{url}/mixed") as ws,
+    ):
         await ws.wait_closed()
         assert ws.close_code == 1011
     assert "mixed failed on /mixed" in caplog.text
