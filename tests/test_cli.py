@@ -139,6 +139,26 @@ async def test_run() -> None:
         await stop(process)
 
 
+async def test_run_without_access_log() -> None:
+    """--no-access-log leaves connections out of the log."""
+    process, [url] = await start(
+        "run",
+        "examples.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-access-log",
+    )
+    try:
+        async with connect(f"{url}/echo"):
+            pass
+    finally:
+        await stop(process)
+    assert process.stderr is not None
+    assert b'"GET /echo"' not in await process.stderr.read()
+
+
 async def test_run_workers() -> None:
     """--workers starts processes that share the port and stop together."""
     with socket.create_server(("127.0.0.1", 0)) as probe:

@@ -75,6 +75,8 @@ async def test_signal_closes_connections_with_1001(signum: int) -> None:
         log = await finish(process)
     assert "Shutting down" in log
     assert log.index("resource closed") < log.index("Stopped")
+    assert '"GET /echo" 101 1001 ' in log  # the access log
+    assert "connection open" not in log  # websockets' own line, at DEBUG only
     assert "Traceback" not in log
 
 

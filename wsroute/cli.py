@@ -170,6 +170,9 @@ def parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="level of the log on standard error (default: info)",
     )
+    run.add_argument(
+        "--no-access-log", action="store_true", help="don't log each connection"
+    )
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     routes = commands.add_parser("routes", help="print the route table of an app")
@@ -196,5 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         options = {"reuse_port": True} if args.reuse_port else {}
         log_level = getattr(logging, args.log_level.upper())
+        if args.no_access_log:
+            logging.getLogger("wsroute.access").disabled = True
         app.run(args.host, args.port, log_level=log_level, **options)
     return 0

@@ -58,6 +58,7 @@ class Connection(ServerConnection):
     route: Route
     path_params: dict[str, Any]
     router: Router
+    started: float  # time.monotonic() when the handshake request was routed
 
     #: The authenticated user, set by an authentication hook (see
     #: :mod:`wsroute.auth`), or by your own hooks; :obj:`None` until then.

@@ -27,6 +27,7 @@ import logging
 import signal
 import socket
 import ssl as ssl_module
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -55,11 +56,15 @@ if TYPE_CHECKING:
 __all__ = ["create_server", "handle", "run", "serve"]
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("wsroute.access")
 
 NO_HOOKS = Lifecycle()
 
 ProcessRequest: TypeAlias = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
+]
+ProcessResponse: TypeAlias = Callable[
+    [ServerConnection, Request, Response], Awaitable[Response | None] | Response | None
 ]
 
 
@@ -166,6 +171,7 @@ def create_server(
         connection: Connection, request: Request
     ) -> Awaitable[Response | None] | Response | None:
         """Match the request with a route, or answer it over HTTP."""
+        connection.started = time.monotonic()
         try:
             host = check_request(request)
             if app.http_routes and not wants_upgrade(request):
@@ -201,6 +207,21 @@ def create_server(
 
         process_request = route_then_process_request  # type: ignore[assignment]
 
+    process_response: ProcessResponse = log_refusal
+    then_respond: ProcessResponse | None = options.pop("process_response", None)
+    if then_respond is not None:
+
+        async def process_then_log_response(
+            connection: ServerConnection, request: Request, response: Response
+        ) -> Response | None:
+            result = then_respond(connection, request, response)
+            if isinstance(result, Awaitable):
+                result = await result
+            log_refusal(connection, request, response if result is None else result)
+            return result
+
+        process_response = process_then_log_response
+
     lifecycle = Lifecycle(
         connect=tuple(app.connect_hooks),
         disconnect=tuple(app.disconnect_hooks),
@@ -211,8 +232,59 @@ def create_server(
         host,
         port,
         process_request=process_request,
+        process_response=process_response,
         create_connection=create_connection,
         **options,
+    )
+
+
+def log_refusal(
+    connection: ServerConnection, request: Request, response: Response
+) -> None:
+    """Log a handshake that ended with another answer than 101."""
+    if response.status_code != 101:
+        log_access(connection, request, response.status_code, None)
+
+
+def log_access(
+    connection: ServerConnection, request: Request, status: int, close_code: int | None
+) -> None:
+    """
+    Write the access log line of a connection, on the ``wsroute.access`` logger.
+
+    ::
+
+        127.0.0.1:50312 "GET /items/3" 101 1000 0.532s
+        127.0.0.1:50313 "GET /nowhere" 404 - 0.001s
+
+    The client's address, the path without its query string (which may hold
+    a token), the HTTP status, the close code, and how long the connection
+    lasted. The values are also attributes of the log record, for formatters:
+    ``client``, ``path``, ``status``, ``close_code`` and ``duration``.
+
+    """
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    address = connection.remote_address
+    client = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "-"
+    path, _, _ = request.path.partition("?")
+    started = getattr(connection, "started", None)
+    duration = 0.0 if started is None else time.monotonic() - started
+    fields = {
+        "client": client,
+        "path": path,
+        "status": status,
+        "close_code": close_code,
+        "duration": duration,
+    }
+    access_logger.info(
+        '%s "GET %s" %d %s %.3fs',
+        client,
+        path,
+        status,
+        "-" if close_code is None else close_code,
+        duration,
+        extra=fields,
     )
 
 
@@ -259,8 +331,10 @@ async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> Non
         await connection.close(CloseCode.INTERNAL_ERROR)
         raise
     finally:
+        await connection.close()  # if it isn't closed yet, as websockets would
         if lifecycle.disconnect:
             await disconnect(connection, lifecycle.disconnect)
+        log_access(connection, connection.request, 101, connection.close_code)  # type: ignore[arg-type]
 
 
 async def end(
@@ -305,7 +379,6 @@ async def end(
 
 async def disconnect(connection: Connection, hooks: Sequence[ConnectionHook]) -> None:
     """Run disconnect hooks once the connection is closed; log their crashes."""
-    await connection.close()  # if it isn't closed yet, as websockets would
     for hook in hooks:
         try:
             await call(hook, connection)
@@ -346,8 +419,11 @@ def run(
 
     :func:`run` is meant for the entry point of a program: it blocks, runs its
     own event loop, and logs where it's listening, such as ``Running on
-    ws://localhost:8000``. Unless the program configured :mod:`logging`
-    already, it logs to standard error at ``log_level``.
+    ws://localhost:8000``, then a line per connection on the
+    ``wsroute.access`` logger (see :func:`log_access`). Unless the program
+    configured :mod:`logging` already, it logs to standard error at
+    ``log_level``, and websockets' own per-connection lines, which the access
+    log replaces, only at DEBUG level.
 
     On SIGINT or SIGTERM, the server stops accepting connections, closes open
     ones with 1001 (going away), and waits up to ``shutdown_timeout`` seconds
@@ -371,6 +447,9 @@ def run(
         logging.basicConfig(
             level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # wsroute's access log says what websockets' INFO lines say.
+            logging.getLogger("websockets").setLevel(logging.WARNING)
     asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
 
 
