@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
 
 from examples.app import echo
 from wsroute import App
 
-from .conftest import serving
+from .conftest import exchange, handshake, serving
 
 
 def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -83,3 +84,57 @@ async def test_a_process_response_that_keeps_the_answer(
             assert await ws.recv() == "kept"
     [record] = access_records(caplog)
     assert (record.status, record.close_code) == (101, 1000)  # type: ignore[attr-defined]
+
+
+async def test_secrets_and_addresses_in_the_access_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An absolute target's password stays out; the method is the request's."""
+    caplog.set_level(logging.INFO, logger="wsroute.access")
+    app = App()
+    app.add_route("/echo", echo)
+    async with serving(app) as url:
+        host = url.removeprefix("ws://")
+        target = f"ws://user:s3cret@{host}/echo?token=s3cret"
+        assert (await exchange(url, handshake(target)))[0] == 101
+        assert (await exchange(url, handshake("/echo").replace(b"GET", b"POST")))[
+            0
+        ] == 405
+        assert (await exchange(url, handshake("http://[::1/echo")))[0] == 400
+    messages = [
+        record.getMessage().split(" ", 1)[1] for record in access_records(caplog)
+    ]
+    assert [message.rsplit(" ", 1)[0] for message in messages] == [
+        '"GET /echo" 101 1006',
+        '"POST /echo" 405 -',
+        '"GET -" 400 -',
+    ]
+    assert "s3cret" not in caplog.text
+
+
+async def test_ipv6_clients_are_bracketed(caplog: pytest.LogCaptureFixture) -> None:
+    """An IPv6 address and its port read unambiguously."""
+    caplog.set_level(logging.INFO, logger="wsroute.access")
+    app = App()
+    app.add_route("/echo", echo)
+    async with app.serve("::1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://[::1]:{port}/echo"):
+            pass
+    [record] = access_records(caplog)
+    assert record.getMessage().startswith("[::1]:")
+
+
+async def test_unix_socket_clients(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A client on a Unix socket has no address to log."""
+    caplog.set_level(logging.INFO, logger="wsroute.access")
+    app = App()
+    app.add_route("/echo", echo)
+    path = str(tmp_path / "app.sock")
+    async with app.serve(unix=True, path=path):
+        async with unix_connect(path, uri="ws://localhost/echo"):
+            pass
+    [record] = access_records(caplog)
+    assert record.getMessage().startswith('- "GET /echo" 101 1000 ')

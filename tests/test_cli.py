@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
@@ -66,9 +68,17 @@ def test_routes_of_the_default_attribute(capsys: pytest.CaptureFixture[str]) -> 
             "can't import 'nowhere.deeper': no module named 'nowhere'",
         ),
         ("tests.cli_app:missing", "module 'tests.cli_app' has no attribute 'missing'"),
+        ("", "'' isn't of the form module:attribute"),
+        (".app", "'.app' isn't of the form module:attribute"),
+        (
+            "app.py",
+            "'app.py' isn't of the form module:attribute; give a module, not a file",
+        ),
+        ("tests.cli_app:a.b", "'tests.cli_app:a.b' isn't of the form module:attribute"),
+        ("tests.cli", "can't import 'tests.cli': no module named 'tests.cli'"),
         (
             "tests.cli_app:not_an_app",
-            "tests.cli_app:not_an_app is a int, not a wsroute.App",
+            "tests.cli_app:not_an_app is of type int, not a wsroute.App",
         ),
     ],
 )
@@ -170,6 +180,7 @@ async def test_run_workers() -> None:
         "127.0.0.1",
         "--port",
         str(port),
+        "--no-access-log",
         "--workers",
         "2",
         lines=2,
@@ -182,3 +193,64 @@ async def test_run_workers() -> None:
                 assert await ws.recv() == "shared"
     finally:
         await stop(process)
+
+
+def test_workers_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    """--workers 0 is refused by the parser."""
+    with pytest.raises(SystemExit) as info:
+        main(["run", "tests.cli_app:app", "--workers", "0"])
+    assert info.value.code == 2
+    assert "isn't a positive whole number" in capsys.readouterr().err
+
+
+async def test_workers_that_fail_stop_the_command() -> None:
+    """When workers exit on their own, the command exits with their failure."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wsroute",
+        "run",
+        "tests.cli_app:failing",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(TIMEOUT):
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert await process.wait() == 1
+    assert "OSError: the database is down" in log
+
+
+async def test_a_failing_worker_stops_the_others(tmp_path: Path) -> None:
+    """When one worker exits, the command stops the others and fails."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wsroute",
+        "run",
+        "tests.cli_app:one_of_two",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "WSROUTE_TEST_LOCK": str(tmp_path / "lock")},
+    )
+    async with asyncio.timeout(TIMEOUT):
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert await process.wait() == 1
+    assert "FileExistsError" in log
+    assert "A worker exited; stopping the others" in log
+    assert "Stopped" in log  # the healthy worker shut down cleanly

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import threading
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Request
+from werkzeug.http import parse_cookie
 
 from examples.app import echo
 from wsroute import App, Connection
@@ -130,3 +133,83 @@ def test_test_client_raises_server_exceptions() -> None:
     """The synchronous client surfaces crashes too."""
     with pytest.raises(ZeroDivisionError):
         visit_synchronously("/crash")
+
+
+def test_test_client_cleans_up_when_startup_fails() -> None:
+    """A startup hook's error leaves no thread behind."""
+    app = app_under_test()
+
+    @app.on_startup
+    def fail() -> None:
+        raise OSError("no database")
+
+    before = threading.active_count()
+    for _ in range(3):
+        with pytest.raises(OSError, match="no database"), TestClient(app):
+            pass
+    assert threading.active_count() == before
+
+
+async def fail_on_the_closed_connection() -> None:
+    """Fail in the test because the server crashed."""
+    async with TestServer(app_under_test()) as server:
+        async with server.connect("/crash") as ws:
+            await ws.recv()
+
+
+async def test_the_server_exception_is_noted_on_the_test_failure() -> None:
+    """When a crash makes the test fail, the crash is attached as a note."""
+    with pytest.raises(ConnectionClosed) as info:
+        await fail_on_the_closed_connection()
+    assert "ZeroDivisionError: bug in the handler" in "".join(info.value.__notes__)
+
+
+async def test_crashes_are_caught_whatever_the_log_level() -> None:
+    """Quietening websockets' logger doesn't hide crashes from the test."""
+    logger = logging.getLogger("websockets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            await visit("/crash")
+    finally:
+        logger.setLevel(level)
+
+
+async def test_a_handler_that_never_ends_doesnt_hang_the_test(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Handlers still running after shutdown_timeout are cancelled."""
+    app = App()
+
+    @app.route("/forever")
+    async def forever(ws: Connection) -> None:
+        await asyncio.sleep(3600)
+
+    async with TestServer(app, shutdown_timeout=0.1) as server:
+        async with server.connect("/forever"):
+            pass
+    assert "Cancelling what's left: 1 running handlers" in caplog.text
+
+
+async def test_cookies_and_queries_are_encoded() -> None:
+    """Cookie values are quoted when needed; a query adds to the path's."""
+    async with TestServer(app_under_test()) as server:
+        async with server.connect(
+            "/request?a=1", query={"b": "2"}, cookies={"session": "a;b=c d"}
+        ) as ws:
+            answer = json.loads(await ws.recv())
+    assert answer["query"] == {"a": ["1"], "b": ["2"]}
+    assert parse_cookie(answer["cookie"])["session"] == "a;b=c d"
+
+
+async def test_a_logger_option_still_catches_crashes() -> None:
+    """Given a logger, the test server logs there and still raises crashes."""
+    with pytest.raises(ZeroDivisionError):
+        async with (
+            TestServer(
+                app_under_test(), logger=logging.getLogger("my.tests")
+            ) as server,
+            server.connect("/crash") as ws,
+        ):
+            await ws.wait_closed()

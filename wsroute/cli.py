@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -32,6 +34,8 @@ from .dispatch import FirstMessageRouter, MessageRouter
 from .routing import Route, describe
 
 __all__ = ["load_app", "main", "route_table"]
+
+logger = logging.getLogger(__name__)
 
 
 class LoadError(Exception):
@@ -43,19 +47,26 @@ def load_app(name: str) -> App:
     Import the app that ``module:attribute`` names.
 
     Raises:
-        LoadError: If the module can't be found, it has no such attribute, or
-            the attribute isn't an :class:`~wsroute.App`. Other errors in the
-            module, such as a syntax error, propagate with their traceback.
+        LoadError: If the name isn't of that form, the module can't be found,
+            it has no such attribute, or the attribute isn't an
+            :class:`~wsroute.App`. Other errors in the module, such as a
+            syntax error, propagate with their traceback.
 
     """
     module_name, _, attribute = name.partition(":")
     attribute = attribute or "app"
+    if module_name.endswith(".py"):
+        raise LoadError(
+            f"{name!r} isn't of the form module:attribute; give a module, not a file"
+        )
+    if not MODULE.fullmatch(module_name) or not attribute.isidentifier():
+        raise LoadError(f"{name!r} isn't of the form module:attribute")
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # the current directory, as python -m does
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not module_name.startswith(exc.name):
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
             raise  # the module exists, and one of its imports fails
         raise LoadError(
             f"can't import {module_name!r}: no module named {exc.name!r}"
@@ -68,9 +79,14 @@ def load_app(name: str) -> App:
         ) from None
     if not isinstance(app, App):
         raise LoadError(
-            f"{module_name}:{attribute} is a {type(app).__name__}, not a wsroute.App"
+            f"{module_name}:{attribute} is of type {type(app).__name__}, "
+            f"not a wsroute.App"
         )
     return app
+
+
+# A dotted module name, such as myproject.app.
+MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def route_table(app: App) -> list[tuple[str, str, str, str, str]]:
@@ -125,26 +141,61 @@ def print_routes(app: App) -> None:
         )
 
 
-def run_workers(argv: Sequence[str], workers: int) -> int:
+def run_workers(app_name: str, args: argparse.Namespace) -> int:
     """
-    Run ``workers`` processes that share the port, until SIGINT or SIGTERM.
+    Run ``args.workers`` processes that share the port, until one stops.
 
-    Each worker is ``wsroute run`` with the same arguments and one worker,
-    binding the port with ``SO_REUSEPORT`` so that the kernel spreads
-    connections among them. Signals reach every worker, which shuts down as
-    :func:`~wsroute.server.run` does.
+    Each worker is ``wsroute run`` with one worker, binding the port with
+    ``SO_REUSEPORT`` so that the kernel spreads connections among them. It's
+    in a process group of its own, so that a Ctrl-C in the terminal reaches
+    it once, through this process: SIGINT and SIGTERM are passed on, and each
+    worker shuts down as :func:`~wsroute.server.run` does. When a worker
+    exits on its own, the others are stopped too.
+
+    Returns:
+        0 if every worker exited cleanly, else the first worker's failure,
+        as a shell reports it: 128 + N for a worker killed by signal N.
 
     """
-    command = [sys.executable, "-m", "wsroute", *argv, "--workers", "1", "--reuse-port"]
-    processes = [subprocess.Popen(command) for _ in range(workers)]
+    command = [sys.executable, "-m", "wsroute", "run", "--reuse-port"]
+    command += ["--host", args.host, "--port", str(args.port)]
+    command += ["--log-level", args.log_level]
+    if args.no_access_log:
+        command.append("--no-access-log")
+    command.append(app_name)
+    processes = [
+        subprocess.Popen(command, process_group=0) for _ in range(args.workers)
+    ]
+    stopping = False
 
-    def forward(signum: int, frame: FrameType | None) -> None:
+    def stop(signum: int, frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
-            process.send_signal(signum)
+            if process.poll() is None:
+                process.send_signal(signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, forward)
-    return max(process.wait() for process in processes)
+        signal.signal(signum, stop)
+    status = 0
+    while running := [process for process in processes if process.poll() is None]:
+        if len(running) < len(processes) and not stopping:
+            logger.error("A worker exited; stopping the others")
+            stop(signal.SIGTERM)
+        time.sleep(0.1)
+    for process in processes:
+        code = process.returncode
+        if code != 0 and status == 0:
+            status = 128 - code if code < 0 else code
+    return status
+
+
+def positive(text: str) -> int:
+    """Parse a positive whole number, for argparse."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} isn't a positive whole number")
+    return number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,7 +213,10 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     run.add_argument(
-        "--workers", type=int, default=1, help="processes sharing the port (default: 1)"
+        "--workers",
+        type=positive,
+        default=1,
+        help="processes sharing the port (default: 1)",
     )
     run.add_argument(
         "--log-level",
@@ -182,8 +236,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``wsroute`` command; return its exit code."""
-    arguments = sys.argv[1:] if argv is None else list(argv)
-    args = parser().parse_args(arguments)
+    args = parser().parse_args(argv)
     try:
         app = load_app(args.app)
     except LoadError as exc:
@@ -193,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port == 0:
             print("wsroute: error: --workers needs a fixed --port", file=sys.stderr)
             return 2
-        return run_workers(arguments, args.workers)
+        return run_workers(args.app, args)
     if args.command == "routes":
         print_routes(app)
     else:

@@ -23,14 +23,16 @@ import asyncio
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, TypeVar, cast
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.http11 import Request
 from websockets.typing import Data
 
 from . import codec
 from .exceptions import CloseConnection, InvalidJSON, InvalidMessage, SetupError
+from .handshake import loggable_path
 from .routing import describe
 
 if TYPE_CHECKING:
@@ -292,7 +294,7 @@ def error(code: str, message: str) -> dict[str, Any]:
 
 def log_failure(ws: Connection, function: object, what: str) -> None:
     """Log that a message handler, or a key function, failed."""
-    path, _, _ = ws.request.path.partition("?")  # type: ignore[union-attr]
+    path = loggable_path(cast(Request, ws.request))
     ws.logger.error(
         "message handler %s %s on %s", describe(function), what, path, exc_info=True
     )

@@ -34,7 +34,14 @@ from .routing import HandshakeHook, describe
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["answer", "check_origin", "check_request", "http_answer", "run_hooks"]
+__all__ = [
+    "answer",
+    "check_origin",
+    "check_request",
+    "http_answer",
+    "loggable_path",
+    "run_hooks",
+]
 
 # A Host header: a DNS name or an IPv4 address, or an IPv6 address in
 # brackets, then an optional port. Labels are 1 to 63 characters long, which
@@ -180,9 +187,12 @@ async def answer(
     except HTTPException as exc:
         return http_answer(connection, exc)
     except Exception:
-        path, _, _ = request.path.partition("?")  # the query may hold a token
         connection.logger.error(
-            "%s %s failed on %s", kind, describe(function), path, exc_info=True
+            "%s %s failed on %s",
+            kind,
+            describe(function),
+            loggable_path(request),
+            exc_info=True,
         )
         return http_answer(connection, InternalServerError())
     if result is None and kind == "handshake hook":
@@ -191,7 +201,7 @@ async def answer(
         return result
     if isinstance(result, str) and kind == "HTTP handler":
         return connection.respond(200, result)
-    path, _, _ = request.path.partition("?")
+    path = loggable_path(request)
     connection.logger.error(
         "%s %s returned %r on %s; return %s",
         kind,
@@ -201,6 +211,24 @@ async def answer(
         "None or a response" if kind == "handshake hook" else "text or a response",
     )
     return http_answer(connection, InternalServerError())
+
+
+def loggable_path(request: Request) -> str:
+    """
+    Give the path of a request, for logs.
+
+    Without the query, which may hold a token, nor the user information of an
+    absolute target, which may hold a password.
+
+    """
+    target = request.path
+    if not target.startswith("/"):  # ws://user:password@host/path?query
+        try:
+            return urlsplit(target).path or "/"
+        except ValueError:
+            return "-"
+    path, _, _ = target.partition("?")
+    return path
 
 
 def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:

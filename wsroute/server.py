@@ -45,7 +45,14 @@ from werkzeug.exceptions import (
 from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
 from .exceptions import CloseConnection
-from .handshake import answer, check_origin, check_request, http_answer, run_hooks
+from .handshake import (
+    answer,
+    check_origin,
+    check_request,
+    http_answer,
+    loggable_path,
+    run_hooks,
+)
 from .http import wants_upgrade
 from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
 from .routing import Router, describe
@@ -264,20 +271,26 @@ def log_access(
 
     """
     address = connection.remote_address
-    client = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "-"
-    path, _, _ = request.path.partition("?")
+    if isinstance(address, tuple):
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        client = f"{host}:{address[1]}"
+    else:  # a Unix socket
+        client = "-"
+    path = loggable_path(request)
     started = getattr(connection, "started", None)
     duration = 0.0 if started is None else time.monotonic() - started
     fields = {
         "client": client,
+        "method": request.method,
         "path": path,
         "status": status,
         "close_code": close_code,
         "duration": duration,
     }
     access_logger.info(
-        '%s "GET %s" %d %s %.3fs',
+        '%s "%s %s" %d %s %.3fs',
         client,
+        request.method,
         path,
         status,
         "-" if close_code is None else close_code,
@@ -368,7 +381,7 @@ async def end(
     if isinstance(close, CloseConnection):
         await connection.close(close.code, close.reason)
         return
-    path, _, _ = connection.request.path.partition("?")  # type: ignore[union-attr]
+    path = loggable_path(cast(Request, connection.request))
     connection.logger.error(
         "%s %s failed on %s", what, describe(failed), path, exc_info=exc
     )

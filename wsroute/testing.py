@@ -32,6 +32,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from traceback import format_exception
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -41,8 +42,10 @@ from websockets.asyncio.server import Server
 from websockets.sync.client import ClientConnection as SyncClientConnection
 from websockets.sync.client import connect as sync_connect
 from websockets.typing import Origin, Subprotocol
+from werkzeug.http import dump_cookie
 
 from .app import App
+from .server import shut_down
 
 __all__ = ["TestClient", "TestServer"]
 
@@ -67,7 +70,10 @@ class TestServer:
         app: The app to serve.
         raise_server_exceptions: Raise, when the block ends, the first
             exception that the server logged: a crash of a handler, a hook,
-            or an error handler.
+            or an error handler. When the test itself failed, its exception
+            gets the server's as notes instead.
+        shutdown_timeout: How long to wait for handlers when the block
+            ends, before cancelling them.
         options: Options of :func:`wsroute.server.serve`, such as
             ``max_size`` or ``server_name``.
 
@@ -85,17 +91,26 @@ class TestServer:
     url: str
 
     def __init__(
-        self, app: App, *, raise_server_exceptions: bool = True, **options: Any
+        self,
+        app: App,
+        *,
+        raise_server_exceptions: bool = True,
+        shutdown_timeout: float = 2,
+        **options: Any,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
-        self.options = options
+        self.shutdown_timeout = shutdown_timeout
         self.collector = ErrorCollector()
-        # A logger of its own, outside logging's registry, that still passes
-        # records on to the usual handlers.
-        self.logger = logging.Logger("websockets.server")
-        self.logger.parent = logging.getLogger("websockets")
+        # A logger of its own, outside logging's registry, that passes
+        # records on to the server's usual logger.
+        self.parent = options.pop("logger", None) or logging.getLogger(
+            "websockets.server"
+        )
+        self.logger = logging.Logger(self.parent.name)
+        self.logger.parent = self.parent
         self.logger.addHandler(self.collector)
+        self.options = options
 
     @property
     def exceptions(self) -> list[BaseException]:
@@ -103,6 +118,8 @@ class TestServer:
         return self.collector.exceptions
 
     async def __aenter__(self) -> TestServer:
+        # Catch crashes even where logging is set to show less than errors.
+        self.logger.setLevel(min(self.parent.getEffectiveLevel(), logging.ERROR))
         options = {"logger": self.logger, **self.options}
         self.serving = self.app.serve("127.0.0.1", 0, **options)
         self.server = await self.serving.__aenter__()
@@ -116,9 +133,17 @@ class TestServer:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # Don't let a handler that never ends hang the test.
+        await shut_down(self.server, self.shutdown_timeout, asyncio.Event())
         await self.serving.__aexit__(exc_type, exc_value, traceback)
-        if self.raise_server_exceptions and self.exceptions and exc_type is None:
+        if not (self.raise_server_exceptions and self.exceptions):
+            return
+        if exc_value is None:
             raise self.exceptions[0]
+        for exception in self.exceptions:  # often, the cause of the failure
+            exc_value.add_note(
+                "The server also logged:\n" + "".join(format_exception(exception))
+            )
 
     def connect(
         self,
@@ -171,8 +196,6 @@ class TestClient:
         self.test_server = TestServer(
             app, raise_server_exceptions=raise_server_exceptions, **options
         )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -180,10 +203,16 @@ class TestClient:
         return self.test_server.url
 
     def __enter__(self) -> TestClient:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        asyncio.run_coroutine_threadsafe(
-            self.test_server.__aenter__(), self.loop
-        ).result()
+        try:
+            asyncio.run_coroutine_threadsafe(
+                self.test_server.__aenter__(), self.loop
+            ).result()
+        except BaseException:
+            self.stop_loop()
+            raise
         return self
 
     def __exit__(
@@ -197,9 +226,13 @@ class TestClient:
                 self.test_server.__aexit__(exc_type, exc_value, traceback), self.loop
             ).result()
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join()
-            self.loop.close()
+            self.stop_loop()
+
+    def stop_loop(self) -> None:
+        """Stop the server's event loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
     def connect(
         self,
@@ -241,10 +274,12 @@ def handshake(
     """Turn the arguments of ``connect()`` into a URI and client options."""
     uri = url + path
     if query:
-        uri += "?" + urlencode(query, doseq=True)
+        uri += ("&" if "?" in path else "?") + urlencode(query, doseq=True)
     additional_headers = dict(headers or {})
-    if cookies:
-        additional_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    if cookies:  # quoted as werkzeug does, when a value needs it
+        additional_headers["Cookie"] = "; ".join(
+            dump_cookie(name, value, path=None) for name, value in cookies.items()
+        )
     options: dict[str, Any] = {"additional_headers": additional_headers}
     if subprotocols is not None:
         options["subprotocols"] = [Subprotocol(value) for value in subprotocols]
