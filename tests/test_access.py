@@ -101,6 +101,7 @@ async def test_secrets_and_addresses_in_the_access_log(
             0
         ] == 405
         assert (await exchange(url, handshake("http://[::1/echo")))[0] == 400
+        assert (await exchange(url, handshake('/e"cho')))[0] == 404
     messages = [
         record.getMessage().split(" ", 1)[1] for record in access_records(caplog)
     ]
@@ -108,6 +109,7 @@ async def test_secrets_and_addresses_in_the_access_log(
         '"GET /echo" 101 1006',
         '"POST /echo" 405 -',
         '"GET -" 400 -',
+        '"GET /e%22cho" 404 -',
     ]
     assert "s3cret" not in caplog.text
 

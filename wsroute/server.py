@@ -276,7 +276,7 @@ def log_access(
         client = f"{host}:{address[1]}"
     else:  # a Unix socket
         client = "-"
-    path = loggable_path(request)
+    path = loggable_path(request).replace('"', "%22")  # keep the field quoted
     started = getattr(connection, "started", None)
     duration = 0.0 if started is None else time.monotonic() - started
     fields = {
