@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,3 +76,30 @@ def handshake(path: str, host: str | None = "localhost", **headers: str) -> byte
     ]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def launch(
+    module: str, *args: str, urls: int = 1
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """
+    Run ``python -m module args...``; return it with the first URLs it logs.
+
+    Fails the test if the process exits, or logs no URL, in time.
+
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    found: list[str] = []
+    async with asyncio.timeout(TIMEOUT):
+        for _ in range(20 * urls):  # log lines before the URLs
+            line = (await process.stderr.readline()).decode()
+            assert line, f"{module} exited before it logged its URL"
+            if match := re.search(r"Running on (ws://\S+) ", line):
+                found.append(match.group(1))
+                if len(found) == urls:
+                    return process, found
+    process.kill()
+    await process.wait()
+    raise AssertionError(f"{module} didn't log its URL")

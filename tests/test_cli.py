@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 import wsroute
 from wsroute.cli import main
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, launch
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,26 +102,6 @@ def test_workers_need_a_fixed_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--workers needs a fixed --port" in capsys.readouterr().err
 
 
-async def start(
-    *args: str, lines: int = 1
-) -> tuple[asyncio.subprocess.Process, list[str]]:
-    """Start python -m wsroute; return it with the URLs of its first log lines."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wsroute", *args, stderr=asyncio.subprocess.PIPE
-    )
-    assert process.stderr is not None
-    urls: list[str] = []
-    async with asyncio.timeout(TIMEOUT):
-        for _ in range(20 * lines):  # log lines before the URLs
-            line = (await process.stderr.readline()).decode()
-            assert line, "wsroute exited before it logged its URL"
-            if match := re.search(r"Running on (ws://\S+) ", line):
-                urls.append(match.group(1))
-                if len(urls) == lines:
-                    break
-    return process, urls
-
-
 async def stop(process: asyncio.subprocess.Process) -> None:
     """Send SIGTERM; the command must exit cleanly."""
     process.send_signal(signal.SIGTERM)
@@ -131,7 +111,8 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 
 async def test_run() -> None:
     """The run command serves the app with the given host, port and log level."""
-    process, [url] = await start(
+    process, [url] = await launch(
+        "wsroute",
         "run",
         "examples.app:app",
         "--host",
@@ -151,7 +132,8 @@ async def test_run() -> None:
 
 async def test_run_without_access_log() -> None:
     """--no-access-log leaves connections out of the log."""
-    process, [url] = await start(
+    process, [url] = await launch(
+        "wsroute",
         "run",
         "examples.app:app",
         "--host",
@@ -173,7 +155,8 @@ async def test_run_workers() -> None:
     """--workers starts processes that share the port and stop together."""
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
-    process, urls = await start(
+    process, urls = await launch(
+        "wsroute",
         "run",
         "examples.app:app",
         "--host",
@@ -183,7 +166,7 @@ async def test_run_workers() -> None:
         "--no-access-log",
         "--workers",
         "2",
-        lines=2,
+        urls=2,
     )
     try:
         assert urls == [f"ws://127.0.0.1:{port}"] * 2

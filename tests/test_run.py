@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +15,7 @@ from websockets.exceptions import ConnectionClosedOK
 from wsroute import App
 from wsroute.server import address
 
-from .conftest import TIMEOUT, port_of
+from .conftest import TIMEOUT, launch, port_of
 
 RUN_APP = "tests.run_app"
 
@@ -27,25 +25,9 @@ async def running(
     shutdown_timeout: float, *options: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """Start tests/run_app.py; yield the process and the URL it logged."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        RUN_APP,
-        str(shutdown_timeout),
-        *options,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
+    process, [url] = await launch(RUN_APP, str(shutdown_timeout), *options)
     try:
-        async with asyncio.timeout(TIMEOUT):
-            for _ in range(20):  # log lines before the URL
-                line = (await process.stderr.readline()).decode()
-                assert line, "the app exited before it logged its URL"
-                if match := re.search(r"Running on (ws://127\.0\.0\.1:\d+) ", line):
-                    break
-            else:
-                pytest.fail("the app didn't log its URL")
-        yield process, match.group(1)
+        yield process, url
     finally:
         if process.returncode is None:
             process.kill()
