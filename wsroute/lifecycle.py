@@ -17,7 +17,7 @@ Each hook may be a function or a coroutine function.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .exceptions import CloseConnection
@@ -72,4 +72,6 @@ class Lifecycle:
 
     connect: tuple[ConnectionHook, ...] = ()
     disconnect: tuple[ConnectionHook, ...] = ()
-    error_handlers: Mapping[type[BaseException], ErrorHandler] | None = None
+    error_handlers: Mapping[type[BaseException], ErrorHandler] = field(
+        default_factory=dict
+    )

@@ -370,7 +370,7 @@ async def end(
                 break
         return
     close: object = None
-    error_handler = find_error_handler(lifecycle.error_handlers or {}, exc)
+    error_handler = find_error_handler(lifecycle.error_handlers, exc)
     if error_handler is not None:
         try:
             close = await call(error_handler, connection, exc)
