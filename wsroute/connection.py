@@ -26,6 +26,7 @@ from .exceptions import InvalidJSON
 from .routing import build_url
 
 if TYPE_CHECKING:
+    from .debug import Trace
     from .routing import Route, Router
 
 __all__ = ["Connection"]
@@ -63,6 +64,10 @@ class Connection(ServerConnection):
     #: The authenticated user, set by an authentication hook (see
     #: :mod:`wsroute.auth`), or by your own hooks; :obj:`None` until then.
     user: Any = None
+
+    #: In debug mode, the :class:`~wsroute.debug.Trace` that tells the steps
+    #: of this connection; :obj:`None` otherwise.
+    trace: Trace | None = None
 
     @property
     def endpoint(self) -> str:

@@ -137,6 +137,11 @@ class KeyedRouter:
             key = decoded[self.key]
         return key, decoded
 
+    def show_key(self, key: Any) -> str:
+        """Show the key of a message, such as ``type "join"``."""
+        label = "key" if callable(self.key) else self.key
+        return f"{label} {show(key)}"
+
     def find(self, key: Any) -> MessageHandler:
         """
         Find the handler of a key.
@@ -202,7 +207,10 @@ class FirstMessageRouter(KeyedRouter):
         except TimeoutError:
             raise CloseConnection(reason="no first message in time") from None
         key, decoded = self.decode(message)
-        await self.find(key)(ws, decoded, **params)
+        handler = self.find(key)
+        if ws.trace is not None:
+            ws.trace("first message: %s, so %s", self.show_key(key), describe(handler))
+        await handler(ws, decoded, **params)
 
 
 class MessageRouter(KeyedRouter):
@@ -263,6 +271,8 @@ class MessageRouter(KeyedRouter):
         try:
             key, decoded = self.decode(message)
             handler = failing = self.find(key)
+            if ws.trace is not None:
+                ws.trace("message: %s, so %s", self.show_key(key), describe(handler))
             result = await handler(ws, decoded, **params)
         except InvalidMessage as exc:
             reply: dict[str, Any] = error("invalid_message", exc.reason)

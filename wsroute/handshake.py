@@ -12,8 +12,8 @@ runs its handshake hooks. Each refusal is a werkzeug HTTP exception, which
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
@@ -35,13 +35,20 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 __all__ = [
+    "RouteRequest",
     "answer",
     "check_origin",
     "check_request",
+    "client_address",
     "http_answer",
     "loggable_path",
     "run_hooks",
 ]
+
+RouteRequest: TypeAlias = Callable[
+    ["Connection", Request], Awaitable[Response | None] | Response | None
+]
+"""What routes a handshake request: a ``process_request`` for websockets."""
 
 # A Host header: a DNS name or an IPv4 address, or an IPv6 address in
 # brackets, then an optional port. Labels are 1 to 63 characters long, which
@@ -229,6 +236,20 @@ def loggable_path(request: Request) -> str:
             return "-"
     path, _, _ = target.partition("?")
     return path
+
+
+def client_address(connection: ServerConnection) -> str:
+    """
+    Give the address of a connection's client, for logs.
+
+    Such as ``127.0.0.1:50312`` or ``[::1]:50312``; ``-`` on a Unix socket.
+
+    """
+    address = connection.remote_address
+    if not isinstance(address, tuple):  # a Unix socket
+        return "-"
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    return f"{host}:{address[1]}"
 
 
 def http_answer(connection: ServerConnection, exc: HTTPException) -> Response:

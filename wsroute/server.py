@@ -5,8 +5,8 @@ A connection travels from the socket to its handler in a few hops:
 
 1. websockets accepts the TCP connection, creates a
    :class:`~wsroute.Connection` and parses the handshake request;
-2. ``process_request`` (here, :func:`serve` builds it) checks the request
-   line and the ``Host`` header, matches the path with the app's
+2. ``process_request`` (here, :func:`routed_request` builds it) checks the
+   request line and the ``Host`` header, matches the path with the app's
    :class:`~wsroute.routing.Router`, checks the ``Origin`` and runs the
    route's handshake hooks (see :mod:`wsroute.handshake`); a refusal becomes
    an HTTP answer (400, 403, 404, 405, 505, a redirect...) and the WebSocket
@@ -15,6 +15,8 @@ A connection travels from the socket to its handler in a few hops:
    doesn't ask for an upgrade, for example);
 4. :func:`handle` calls the matched handler, inside the error boundary that
    turns a crash into a log line and close code 1011.
+
+In debug mode, :mod:`wsroute.debug` takes the same steps and tells each one.
 
 """
 
@@ -44,11 +46,14 @@ from werkzeug.exceptions import (
 
 from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
+from .debug import trace_answer, traced_handle, traced_request
 from .exceptions import CloseConnection
 from .handshake import (
+    RouteRequest,
     answer,
     check_origin,
     check_request,
+    client_address,
     http_answer,
     loggable_path,
     run_hooks,
@@ -60,12 +65,15 @@ from .routing import Router, describe
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["create_server", "handle", "run", "serve"]
+__all__ = ["create_server", "handle", "routed_request", "run", "serve"]
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("wsroute.access")
 
 NO_HOOKS = Lifecycle()
+
+#: The format of the log lines of :func:`run`, when it configures logging.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 ProcessRequest: TypeAlias = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
@@ -117,6 +125,7 @@ def create_server(
     *,
     server_name: str | None = None,
     ssl: ssl_module.SSLContext | Literal[True] | None = None,
+    debug: bool = False,
     **options: Any,
 ) -> Server:
     """
@@ -138,6 +147,9 @@ def create_server(
         ssl: An :class:`ssl.SSLContext` to serve over TLS, or :obj:`True`
             when a proxy in front of the server terminates TLS: then URLs use
             the ``wss`` scheme, but the server itself speaks plain TCP.
+        debug: Tell each step of each handshake on the ``wsroute.debug``
+            logger, and list the app's routes in 404 answers; see
+            :mod:`wsroute.debug`. Not for production.
         options: Any other option of :func:`websockets.asyncio.server.serve`,
             such as ``max_size``, ``compression``, ``origins``,
             ``ping_interval``, ``open_timeout``, or ``unix=True`` with
@@ -174,6 +186,80 @@ def create_server(
             route.rule,
         )
 
+    if debug:
+        logger.warning(
+            "Debug mode: each handshake is logged step by step and 404 answers "
+            "list the routes; don't use it in production"
+        )
+        route_request = traced_request(app, router)
+    else:
+        route_request = routed_request(app, router)
+
+    process_request: ProcessRequest = route_request  # type: ignore[assignment]
+    then: ProcessRequest | None = options.pop("process_request", None)
+    if then is not None:
+
+        async def route_then_process_request(
+            connection: Connection, request: Request
+        ) -> Response | None:
+            response = route_request(connection, request)
+            if isinstance(response, Awaitable):
+                response = await response
+            if response is not None:
+                return response
+            result = then(connection, request)
+            if isinstance(result, Awaitable):
+                result = await result
+            return result
+
+        process_request = route_then_process_request  # type: ignore[assignment]
+
+    log_response = log_and_trace_answer if debug else log_refusal
+    process_response: ProcessResponse = log_response
+    then_respond: ProcessResponse | None = options.pop("process_response", None)
+    if then_respond is not None:
+
+        async def process_then_log_response(
+            connection: ServerConnection, request: Request, response: Response
+        ) -> Response | None:
+            result = then_respond(connection, request, response)
+            if isinstance(result, Awaitable):
+                result = await result
+            log_response(connection, request, response if result is None else result)
+            return result
+
+        process_response = process_then_log_response
+
+    lifecycle = Lifecycle(
+        connect=tuple(app.connect_hooks),
+        disconnect=tuple(app.disconnect_hooks),
+        error_handlers=dict(app.error_handlers),
+    )
+    handler = functools.partial(handle, lifecycle=lifecycle)
+    if debug:
+        handler = functools.partial(traced_handle, handle=handler)
+    return websockets_serve(
+        handler,
+        host,
+        port,
+        process_request=process_request,
+        process_response=process_response,
+        create_connection=create_connection,
+        **options,
+    )
+
+
+def routed_request(app: App, router: Router) -> RouteRequest:
+    """
+    Build the ``process_request`` that routes each handshake request.
+
+    It checks the request line and ``Host``, answers plain HTTP requests for
+    the app's HTTP routes, matches the path, checks the ``Origin``, and runs
+    the route's handshake hooks. A refusal becomes an HTTP answer. With
+    ``debug=True``, :func:`wsroute.debug.traced_request` takes its place.
+
+    """
+
     def route_request(
         connection: Connection, request: Request
     ) -> Awaitable[Response | None] | Response | None:
@@ -195,54 +281,7 @@ def create_server(
             return run_hooks(connection, request, route.handshake_hooks)
         return None
 
-    process_request: ProcessRequest = route_request  # type: ignore[assignment]
-    then: ProcessRequest | None = options.pop("process_request", None)
-    if then is not None:
-
-        async def route_then_process_request(
-            connection: Connection, request: Request
-        ) -> Response | None:
-            response = route_request(connection, request)
-            if isinstance(response, Awaitable):
-                response = await response
-            if response is not None:
-                return response
-            result = then(connection, request)
-            if isinstance(result, Awaitable):
-                result = await result
-            return result
-
-        process_request = route_then_process_request  # type: ignore[assignment]
-
-    process_response: ProcessResponse = log_refusal
-    then_respond: ProcessResponse | None = options.pop("process_response", None)
-    if then_respond is not None:
-
-        async def process_then_log_response(
-            connection: ServerConnection, request: Request, response: Response
-        ) -> Response | None:
-            result = then_respond(connection, request, response)
-            if isinstance(result, Awaitable):
-                result = await result
-            log_refusal(connection, request, response if result is None else result)
-            return result
-
-        process_response = process_then_log_response
-
-    lifecycle = Lifecycle(
-        connect=tuple(app.connect_hooks),
-        disconnect=tuple(app.disconnect_hooks),
-        error_handlers=dict(app.error_handlers),
-    )
-    return websockets_serve(
-        functools.partial(handle, lifecycle=lifecycle),
-        host,
-        port,
-        process_request=process_request,
-        process_response=process_response,
-        create_connection=create_connection,
-        **options,
-    )
+    return route_request
 
 
 def log_refusal(
@@ -251,6 +290,14 @@ def log_refusal(
     """Log a handshake that ended with another answer than 101."""
     if response.status_code != 101 and access_logger.isEnabledFor(logging.INFO):
         log_access(connection, request, response.status_code, None)
+
+
+def log_and_trace_answer(
+    connection: ServerConnection, request: Request, response: Response
+) -> None:
+    """In debug mode, tell how a handshake ended, then log it if refused."""
+    trace_answer(cast(Connection, connection), response)
+    log_refusal(connection, request, response)
 
 
 def log_access(
@@ -270,12 +317,7 @@ def log_access(
     ``client``, ``path``, ``status``, ``close_code`` and ``duration``.
 
     """
-    address = connection.remote_address
-    if isinstance(address, tuple):
-        host = f"[{address[0]}]" if ":" in address[0] else address[0]
-        client = f"{host}:{address[1]}"
-    else:  # a Unix socket
-        client = "-"
+    client = client_address(connection)
     path = loggable_path(request).replace('"', "%22")  # keep the field quoted
     started = getattr(connection, "started", None)
     duration = 0.0 if started is None else time.monotonic() - started
@@ -461,9 +503,7 @@ def run(
 
     """
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logging.basicConfig(level=log_level, format=LOG_FORMAT)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # wsroute's access log says what websockets' INFO lines say.
             logging.getLogger("websockets").setLevel(logging.WARNING)
