@@ -79,27 +79,45 @@ def handshake(path: str, host: str | None = "localhost", **headers: str) -> byte
 
 
 async def launch(
-    module: str, *args: str, urls: int = 1
+    module: str, *args: str, urls: int = 1, **options: Any
 ) -> tuple[asyncio.subprocess.Process, list[str]]:
     """
     Run ``python -m module args...``; return it with the first URLs it logs.
 
-    Fails the test if the process exits, or logs no URL, in time.
+    Fails the test if the process exits, or logs no URL, in time. The options
+    are those of :func:`asyncio.create_subprocess_exec`, such as ``cwd``.
 
     """
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", module, *args, stderr=asyncio.subprocess.PIPE, **options
     )
+    found = await read_urls(process, urls)
+    if len(found) == urls:
+        return process, found
+    process.kill()
+    await process.wait()
+    raise AssertionError(f"{module} didn't log its URL")
+
+
+async def read_urls(
+    process: asyncio.subprocess.Process, urls: int = 1, log: list[str] | None = None
+) -> list[str]:
+    """
+    Read the log of a process until it logs ``urls`` URLs, or 20 lines each.
+
+    Append the lines read to ``log``, if given.
+
+    """
     assert process.stderr is not None
     found: list[str] = []
     async with asyncio.timeout(TIMEOUT):
         for _ in range(20 * urls):  # log lines before the URLs
             line = (await process.stderr.readline()).decode()
-            assert line, f"{module} exited before it logged its URL"
+            assert line, "the process exited before it logged its URL"
+            if log is not None:
+                log.append(line)
             if match := re.search(r"Running on (ws://\S+) ", line):
                 found.append(match.group(1))
                 if len(found) == urls:
-                    return process, found
-    process.kill()
-    await process.wait()
-    raise AssertionError(f"{module} didn't log its URL")
+                    break
+    return found

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 import wsroute
 from wsroute.cli import main
 
-from .conftest import TIMEOUT, launch
+from .conftest import TIMEOUT, launch, read_urls
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,3 +237,79 @@ async def test_a_failing_worker_stops_the_others(tmp_path: Path) -> None:
     assert "FileExistsError" in log
     assert "A worker exited; stopping the others" in log
     assert "Stopped" in log  # the healthy worker shut down cleanly
+
+
+async def test_run_in_debug_mode() -> None:
+    """--debug logs each step of each handshake."""
+    process, [url] = await launch(
+        "wsroute", "run", "examples.app:app", "--port", "0", "--debug"
+    )
+    try:
+        async with connect(f"{url}/items/3"):
+            pass
+    finally:
+        await stop(process)
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert "route: '/items/<int:id>' (endpoint 'item') matches: id=3 (int)" in log
+
+
+APP_SOURCE = """
+from wsroute import App
+
+app = App()
+
+
+@app.route("/")
+async def version(ws):
+    await ws.send({version!r})
+"""
+
+
+async def test_reload(tmp_path: Path) -> None:
+    """--reload restarts the server when a Python file changes."""
+    module = tmp_path / "reloaded.py"
+    module.write_text(APP_SOURCE.format(version="one"))
+    process, [url] = await launch(
+        "wsroute",
+        "run",
+        "reloaded:app",
+        "--port",
+        "0",
+        "--reload",
+        "--no-access-log",
+        "--debug",
+        cwd=tmp_path,
+    )
+    try:
+        async with connect(url) as ws:
+            assert await ws.recv() == "one"
+        module.write_text(APP_SOURCE.format(version="two"))
+        log: list[str] = []
+        [url] = await read_urls(process, log=log)
+        async with connect(url) as ws:
+            assert await ws.recv() == "two"
+    finally:
+        await stop(process)
+    assert any("Restarting: " in line and "reloaded.py" in line for line in log)
+    assert any("Stopped" in line for line in log)  # the first server shut down
+    assert process.stderr is not None
+    rest = (await process.stderr.read()).decode()
+    assert "route: '/' (endpoint 'version') matches" in rest  # still in debug mode
+
+
+def test_reload_runs_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    """--reload and --workers don't go together."""
+    assert main(["run", "examples.app:app", "--reload", "--workers", "2"]) == 2
+    assert capsys.readouterr().err == "wsroute: error: --reload runs one worker\n"
+
+
+def test_reload_needs_watchfiles(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without watchfiles, --reload says how to install it."""
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # import fails
+    assert main(["run", "examples.app:app", "--reload"]) == 2
+    assert capsys.readouterr().err == (
+        "wsroute: error: --reload needs watchfiles: pip install 'wsroute[reload]'\n"
+    )

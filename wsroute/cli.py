@@ -5,6 +5,7 @@ The ``wsroute`` command: serve an app, or show its routes.
 
     wsroute run examples.app:app --port 8000
     wsroute run examples.app:app --port 8000 --workers 4
+    wsroute run examples.app:app --reload --debug
     wsroute routes examples.app:app
     python -m wsroute --version
 
@@ -21,6 +22,7 @@ import argparse
 import importlib
 import logging
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -30,10 +32,10 @@ from types import FrameType
 
 from . import __version__
 from .app import App
-from .dispatch import FirstMessageRouter, MessageRouter
-from .routing import Route, describe
+from .debug import format_routes
+from .server import LOG_FORMAT
 
-__all__ = ["load_app", "main", "route_table"]
+__all__ = ["load_app", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,58 +91,6 @@ def load_app(name: str) -> App:
 MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def route_table(app: App) -> list[tuple[str, str, str, str, str]]:
-    """
-    Describe an app's routes: rule, endpoint, handler, hooks and dispatch.
-
-    The app's setup finishes, so that the hooks of each route are known.
-
-    """
-    app.url_map  # noqa: B018 (settle each route's hooks)
-    rows = []
-    for path, http_handler in app.http_routes.items():
-        rows.append((path, "", describe(http_handler), "", "HTTP GET"))
-    for rule in app.rules:
-        if isinstance(rule, Route):
-            handler, hooks = (
-                rule.handler,
-                ", ".join(map(describe, rule.handshake_hooks)),
-            )
-            if isinstance(handler, FirstMessageRouter):
-                dispatch = f"first message, by {describe_key(handler.key)}"
-            elif isinstance(handler, MessageRouter):
-                dispatch = f"each message, by {describe_key(handler.key)}"
-            else:
-                dispatch = "connection"
-            rows.append(
-                (rule.rule, str(rule.endpoint), describe(handler), hooks, dispatch)
-            )
-        else:
-            target = rule.redirect_to if isinstance(rule.redirect_to, str) else "..."
-            rows.append(
-                (rule.rule, str(rule.endpoint or ""), "", "", f"redirect to {target}")
-            )
-    return rows
-
-
-def describe_key(key: object) -> str:
-    """Describe how a message router finds the key of a message."""
-    return repr(key) if isinstance(key, str) else describe(key)
-
-
-def print_routes(app: App) -> None:
-    """Print the route table, with aligned columns."""
-    header = ("rule", "endpoint", "handler", "hooks", "dispatch")
-    rows = [header, *route_table(app)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    for row in rows:
-        print(
-            "  ".join(
-                cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-            ).rstrip()
-        )
-
-
 def run_workers(app_name: str, args: argparse.Namespace) -> int:
     """
     Run ``args.workers`` processes that share the port, until one stops.
@@ -157,12 +107,7 @@ def run_workers(app_name: str, args: argparse.Namespace) -> int:
         as a shell reports it: 128 + N for a worker killed by signal N.
 
     """
-    command = [sys.executable, "-m", "wsroute", "run", "--reuse-port"]
-    command += ["--host", args.host, "--port", str(args.port)]
-    command += ["--log-level", args.log_level]
-    if args.no_access_log:
-        command.append("--no-access-log")
-    command.append(app_name)
+    command = [*serve_command(app_name, args), "--reuse-port"]
     processes = [
         subprocess.Popen(command, process_group=0) for _ in range(args.workers)
     ]
@@ -188,6 +133,53 @@ def run_workers(app_name: str, args: argparse.Namespace) -> int:
         if code != 0 and status == 0:
             status = 128 - code if code < 0 else code
     return status
+
+
+def run_reloading(app_name: str, args: argparse.Namespace) -> int:
+    """
+    Run ``wsroute run`` in a child process; restart it when a file changes.
+
+    The watcher is :func:`watchfiles.run_process`: it watches the Python
+    files under the current directory, and restarts the child with SIGINT,
+    so that it shuts down as :func:`~wsroute.server.run` does. It needs the
+    ``reload`` extra: ``pip install 'wsroute[reload]'``.
+
+    Returns:
+        0 once stopped by Ctrl-C or SIGTERM, or 2 if watchfiles is missing.
+
+    """
+    try:
+        import watchfiles
+    except ImportError:
+        print(
+            "wsroute: error: --reload needs watchfiles: pip install 'wsroute[reload]'",
+            file=sys.stderr,
+        )
+        return 2
+    command = shlex.join(serve_command(app_name, args))
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    watchfiles.run_process(
+        ".",
+        target=command,
+        target_type="command",
+        watch_filter=watchfiles.PythonFilter(),
+        callback=lambda changes: logger.info(
+            "Restarting: %s changed", ", ".join(sorted({path for _, path in changes}))
+        ),
+    )
+    return 0
+
+
+def serve_command(app_name: str, args: argparse.Namespace) -> list[str]:
+    """Build the ``wsroute run`` command of a worker, or of a reloaded child."""
+    command = [sys.executable, "-m", "wsroute", "run", app_name]
+    command += ["--host", args.host, "--port", str(args.port)]
+    command += ["--log-level", args.log_level]
+    if args.no_access_log:
+        command.append("--no-access-log")
+    if args.debug:
+        command.append("--debug")
+    return command
 
 
 def positive(text: str) -> int:
@@ -227,6 +219,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-access-log", action="store_true", help="don't log each connection"
     )
+    run.add_argument(
+        "--debug",
+        action="store_true",
+        help="log each step of each handshake; list the routes in 404 answers",
+    )
+    run.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when a Python file under the current directory changes",
+    )
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     routes = commands.add_parser("routes", help="print the route table of an app")
@@ -242,17 +244,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadError as exc:
         print(f"wsroute: error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "run" and args.reload:
+        if args.workers > 1:
+            print("wsroute: error: --reload runs one worker", file=sys.stderr)
+            return 2
+        return run_reloading(args.app, args)
     if args.command == "run" and args.workers > 1:
         if args.port == 0:
             print("wsroute: error: --workers needs a fixed --port", file=sys.stderr)
             return 2
         return run_workers(args.app, args)
     if args.command == "routes":
-        print_routes(app)
+        print(format_routes(app))
     else:
         options = {"reuse_port": True} if args.reuse_port else {}
         log_level = getattr(logging, args.log_level.upper())
         if args.no_access_log:
             logging.getLogger("wsroute.access").disabled = True
-        app.run(args.host, args.port, log_level=log_level, **options)
+        app.run(args.host, args.port, log_level=log_level, debug=args.debug, **options)
     return 0

@@ -499,7 +499,8 @@ def run(
         shutdown_timeout: How long to wait for handlers when stopping, then
             again for cancelled handlers to finish.
         log_level: Level of the logging set up for the program, if any.
-        options: Any option of :func:`serve`.
+        options: Any option of :func:`serve`, such as ``debug=True`` to
+            see each step of each handshake (see :mod:`wsroute.debug`).
 
     """
     if not logging.getLogger().handlers:
