@@ -27,6 +27,7 @@ from .exceptions import (
     SetupError,
     WsrouteError,
 )
+from .rooms import Rooms
 from .routing import Handler, HandshakeHook, Route
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidJSON",
     "InvalidMessage",
     "MessageRouter",
+    "Rooms",
     "Route",
     "SetupError",
     "WsrouteError",

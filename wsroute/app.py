@@ -21,6 +21,7 @@ from .blueprints import Blueprint
 from .exceptions import SetupError
 from .http import HTTPHandler
 from .lifecycle import ConnectionHook, ErrorHandler, ServerHook
+from .rooms import Rooms
 from .routing import Route, build_url, check_rule, describe
 from .scaffold import Scaffold
 
@@ -68,6 +69,8 @@ class App(Scaffold):
             ``Origin`` is neither the server's own nor allowed is refused with
             403; clients that send no ``Origin`` aren't browsers and are let
             through. Routes can allow more with their own ``origins``.
+        rooms: The app's :class:`~wsroute.rooms.Rooms`; by default, rooms
+            in this process. Also available as :attr:`rooms`.
 
     """
 
@@ -78,8 +81,10 @@ class App(Scaffold):
         strict_slashes: bool = True,
         merge_slashes: bool = True,
         origins: Sequence[str | re.Pattern[str]] = (),
+        rooms: Rooms | None = None,
     ) -> None:
         super().__init__()
+        self.rooms = Rooms() if rooms is None else rooms
         self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
         self.origins = list(origins)
         self.startup_hooks: list[ServerHook] = []

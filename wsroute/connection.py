@@ -26,6 +26,7 @@ from .exceptions import InvalidJSON
 from .routing import build_url
 
 if TYPE_CHECKING:
+    from .app import App
     from .debug import Trace
     from .routing import Route, Router
 
@@ -49,6 +50,7 @@ class Connection(ServerConnection):
     state, for one).
 
     Attributes:
+        app: The :class:`~wsroute.App` that serves the connection.
         route: The matched :class:`~wsroute.routing.Route`.
         path_params: The rule's parameters, converted, defaults included;
             the handler also receives them as keyword arguments.
@@ -56,6 +58,7 @@ class Connection(ServerConnection):
 
     """
 
+    app: App
     route: Route
     path_params: dict[str, Any]
     router: Router
@@ -138,6 +141,25 @@ class Connection(ServerConnection):
             return codec.decode(message)
         except (ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
             raise InvalidJSON() from None
+
+    def join(self, room: str) -> None:
+        """
+        Join a room of the app, to receive what's published to it.
+
+        The connection leaves its rooms when its handler returns. See
+        :class:`~wsroute.rooms.Rooms`.
+
+        """
+        self.app.rooms.join(self, room)
+
+    def leave(self, room: str) -> None:
+        """Leave a room; do nothing if the connection isn't in it."""
+        self.app.rooms.leave(self, room)
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this connection is in."""
+        return self.app.rooms.rooms_of(self)
 
     def url_for(self, endpoint: str, /, **values: Any) -> str:
         """

@@ -94,7 +94,7 @@ def traced_request(app: App, router: Router) -> RouteRequest:
     async def route_request(
         connection: Connection, request: Request
     ) -> Response | None:
-        connection.started = time.monotonic()
+        connection.started, connection.app = time.monotonic(), app
         trace = connection.trace = Trace(connection)
         path = loggable_path(request)
         _, _, query = request.path.partition("?")

@@ -264,7 +264,7 @@ def routed_request(app: App, router: Router) -> RouteRequest:
         connection: Connection, request: Request
     ) -> Awaitable[Response | None] | Response | None:
         """Match the request with a route, or answer it over HTTP."""
-        connection.started = time.monotonic()
+        connection.started, connection.app = time.monotonic(), app
         try:
             host = check_request(request)
             if app.http_routes and not wants_upgrade(request):
@@ -384,6 +384,7 @@ async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> Non
         await connection.close(CloseCode.INTERNAL_ERROR)
         raise
     finally:
+        connection.app.rooms.leave_all(connection)
         # Waiting here for the close, which websockets would do right after,
         # costs about 5% of a handshake: only pay it to know the close code.
         logging_access = access_logger.isEnabledFor(logging.INFO)

@@ -1,0 +1,187 @@
+"""Tests of wsroute.rooms: joining, leaving and publishing to rooms."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from wsroute import App, Connection, Rooms
+
+from .conftest import TIMEOUT, serving
+
+
+def rooms_app(rooms: Rooms | None = None) -> App:
+    """An app whose clients join the rooms in their query, then publish."""
+    app = App(rooms=rooms)
+
+    @app.route("/join")
+    async def join(ws: Connection) -> None:
+        for room in ws.query.getlist("room"):
+            ws.join(room)
+        await ws.send(" ".join(sorted(ws.rooms)))  # joined: the test may go on
+        async for message in ws:
+            command, _, argument = str(message).partition(" ")
+            if command == "leave":
+                ws.leave(argument)
+                await ws.send(f"left {argument}")
+            elif command == "others":
+                ws.app.rooms.publish(argument, "from another", exclude=ws)
+            else:
+                ws.app.rooms.publish(command, argument)
+
+    return app
+
+
+async def joined(url: str, *rooms: str) -> ClientConnection:
+    """Connect a client that joins ``rooms``; return once it's in them."""
+    query = "&".join(f"room={room}" for room in rooms)
+    ws = await connect(f"{url}/join?{query}")
+    assert await ws.recv() == " ".join(sorted(rooms))
+    return ws
+
+
+async def wait_until_empty(app: App, room: str) -> None:
+    """Wait, a bounded time, until a room has no members."""
+    for _ in range(TIMEOUT * 100):
+        if not app.rooms.members(room):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"room {room!r} still has members")
+
+
+async def test_publish_reaches_each_member_of_the_room() -> None:
+    app = rooms_app()
+    async with serving(app) as url:
+        alice = await joined(url, "lobby")
+        bob = await joined(url, "lobby", "kitchen")
+        carol = await joined(url, "kitchen")
+        await alice.send("lobby hello")
+        assert await alice.recv() == "hello"
+        assert await bob.recv() == "hello"
+        await carol.send("kitchen ready")
+        assert await bob.recv() == "ready"
+        assert await carol.recv() == "ready"
+        await alice.send("lobby again")
+        assert await alice.recv() == "again"
+        assert await bob.recv() == "again"
+        with pytest.raises(TimeoutError):  # carol isn't in the lobby
+            async with asyncio.timeout(0.05):
+                await carol.recv()
+        for ws in (alice, bob, carol):
+            await ws.close()
+
+
+async def test_publish_can_leave_out_a_member() -> None:
+    async with serving(rooms_app()) as url:
+        alice = await joined(url, "lobby")
+        bob = await joined(url, "lobby")
+        await alice.send("others lobby")
+        assert await bob.recv() == "from another"
+        await alice.send("lobby to all")
+        assert await alice.recv() == "to all"  # nothing came before
+        await alice.close()
+        await bob.close()
+
+
+async def test_leave_stops_messages() -> None:
+    app = rooms_app()
+    async with serving(app) as url:
+        alice = await joined(url, "lobby", "kitchen")
+        await alice.send("leave lobby")
+        assert await alice.recv() == "left lobby"
+        await alice.send("leave lobby")  # not a member any more: nothing happens
+        assert await alice.recv() == "left lobby"
+        [member] = app.rooms.members("kitchen")
+        assert member.rooms == {"kitchen"}
+        assert list(app.rooms) == ["kitchen"]
+        await alice.send("lobby hello")
+        await alice.send("kitchen hi")
+        assert await alice.recv() == "hi"
+        await alice.close()
+
+
+async def test_leaving_the_last_room_and_staying_members() -> None:
+    app = rooms_app()
+    async with serving(app) as url:
+        alice = await joined(url, "lobby")
+        bob = await joined(url, "lobby")
+        await alice.send("leave lobby")
+        assert await alice.recv() == "left lobby"
+        [member] = app.rooms.members("lobby")  # bob stays
+        await bob.send("leave lobby")
+        assert await bob.recv() == "left lobby"
+        assert app.rooms.members("lobby") == frozenset()
+        assert member.rooms == frozenset()
+        await alice.close()
+        await bob.close()
+
+
+async def test_connections_leave_their_rooms_when_they_close() -> None:
+    app = rooms_app()
+    async with serving(app) as url:
+        alice = await joined(url, "lobby", "kitchen")
+        bob = await joined(url, "lobby")
+        assert len(app.rooms) == 2
+        assert len(app.rooms.members("lobby")) == 2
+        alice.transport.abort()  # no closing handshake
+        await wait_until_empty(app, "kitchen")
+        assert len(app.rooms.members("lobby")) == 1
+        await bob.close()
+        await wait_until_empty(app, "lobby")
+    assert len(app.rooms) == 0
+
+
+async def test_publish_json_and_bytes() -> None:
+    app = rooms_app()
+    async with serving(app) as url:
+        alice = await joined(url, "lobby")
+        app.rooms.publish_json("lobby", {"type": "message", "text": "été"})
+        assert await alice.recv() == '{"type":"message","text":"été"}'
+        app.rooms.publish("lobby", b"\x00\x01")
+        assert await alice.recv() == b"\x00\x01"
+        app.rooms.publish("lobby", b"text", text=True)
+        assert await alice.recv() == "text"
+        app.rooms.publish("nobody here", "lost")  # no members: nothing to do
+        await alice.close()
+
+
+async def test_a_slow_member_misses_messages_and_holds_back_nobody() -> None:
+    app = rooms_app(Rooms(max_buffer=256 * 1024))
+    message = "x" * 64 * 1024
+    async with serving(app, max_size=None, compression=None) as url:
+        fast = await joined(url, "feed")
+        slow = await joined(url, "feed")
+        slow.transport.pause_reading()  # the slow client stops reading
+        buffered = []
+        for _ in range(200):  # 12.5 MiB in all
+            app.rooms.publish("feed", message)
+            assert await fast.recv() == message
+            buffered.append(
+                max(
+                    member.transport.get_write_buffer_size()
+                    for member in app.rooms.members("feed")
+                )
+            )
+        assert max(buffered) <= 256 * 1024 + len(message) + 64  # one frame over
+        slow.transport.resume_reading()
+        received = 0
+        for _ in range(200):
+            try:
+                async with asyncio.timeout(0.5):
+                    await slow.recv()
+            except TimeoutError:
+                break
+            received += 1
+        assert 0 < received < 200
+        await fast.close()
+        await slow.close()
+
+
+def test_rooms_are_named_by_strings() -> None:
+    rooms = Rooms()
+    with pytest.raises(TypeError, match="a room is named by a str, got int"):
+        rooms.join(None, 3)  # type: ignore[arg-type]
+    assert rooms.members("lobby") == frozenset()
+    assert rooms.rooms_of(None) == frozenset()  # type: ignore[arg-type]

@@ -1,0 +1,150 @@
+"""
+Rooms: named groups of connections, and publishing to all members at once.
+
+::
+
+    @app.route("/chat/<room>")
+    async def chat(ws: Connection, room: str) -> None:
+        ws.join(room)
+        async for message in ws:
+            app.rooms.publish(room, message)
+
+Each app has a :class:`Rooms`, ``app.rooms``, which handlers also reach as
+``ws.app.rooms``. A connection joins and leaves rooms; when its handler
+returns, it leaves every room it's in, whatever the reason the connection
+closed. Publishing sends one message to every member with
+:func:`websockets.asyncio.server.broadcast`: it doesn't wait, so a publisher
+is never held back by a slow member.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import broadcast
+from websockets.typing import Data
+
+from . import codec
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Rooms"]
+
+
+class Rooms:
+    """
+    The rooms of an app, and their members, in this process.
+
+    A member whose connection can't keep up, with more than ``max_buffer``
+    bytes waiting to be sent, is skipped: it misses the message rather than
+    letting messages pile up in memory, since :func:`broadcast` applies no
+    backpressure. A member whose connection is closing is skipped too.
+
+    Args:
+        max_buffer: How many bytes may wait in a member's send buffer before
+            it misses messages.
+
+    """
+
+    def __init__(self, *, max_buffer: int = 2**20) -> None:
+        self.max_buffer = max_buffer
+        self._members: dict[str, set[Connection]] = {}
+        self._rooms_of: dict[Connection, set[str]] = {}
+
+    def join(self, ws: Connection, room: str) -> None:
+        """Make a connection a member of a room; do nothing if it's one."""
+        if not isinstance(room, str):
+            raise TypeError(f"a room is named by a str, got {type(room).__name__}")
+        self._members.setdefault(room, set()).add(ws)
+        self._rooms_of.setdefault(ws, set()).add(room)
+
+    def leave(self, ws: Connection, room: str) -> None:
+        """Remove a connection from a room; do nothing if it isn't a member."""
+        members = self._members.get(room)
+        if members is None or ws not in members:
+            return
+        members.discard(ws)
+        if not members:
+            del self._members[room]
+        rooms = self._rooms_of[ws]
+        rooms.discard(room)
+        if not rooms:
+            del self._rooms_of[ws]
+
+    def leave_all(self, ws: Connection) -> None:
+        """Remove a connection from every room; the server does it at the end."""
+        for room in self._rooms_of.pop(ws, ()):
+            members = self._members[room]
+            members.discard(ws)
+            if not members:
+                del self._members[room]
+
+    def members(self, room: str) -> frozenset[Connection]:
+        """Give the connections in a room."""
+        return frozenset(self._members.get(room, ()))
+
+    def rooms_of(self, ws: Connection) -> frozenset[str]:
+        """Give the rooms a connection is in."""
+        return frozenset(self._rooms_of.get(ws, ()))
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the names of the rooms that have members."""
+        return iter(list(self._members))
+
+    def __len__(self) -> int:
+        """Count the rooms that have members."""
+        return len(self._members)
+
+    def publish(
+        self,
+        room: str,
+        message: Data,
+        *,
+        exclude: Connection | None = None,
+        text: bool | None = None,
+    ) -> None:
+        """
+        Send a message to each member of a room, without waiting.
+
+        A :class:`str` goes in a text message and :class:`bytes` in a binary
+        one, unless ``text`` says otherwise, as with
+        :meth:`~websockets.asyncio.connection.Connection.send`.
+
+        Args:
+            room: Name of the room.
+            message: The message.
+            exclude: A member that doesn't get it, such as its sender.
+            text: :obj:`True` to send UTF-8 bytes in a text message,
+                :obj:`False` to send a :class:`str` in a binary one.
+
+        """
+        members = self._members.get(room)
+        if not members:
+            return
+        limit = self.max_buffer
+        broadcast(
+            (
+                member
+                for member in members
+                if member is not exclude
+                and member.transport.get_write_buffer_size() <= limit
+            ),
+            message,
+            text=text,
+        )
+
+    def publish_json(
+        self, room: str, data: Any, *, exclude: Connection | None = None
+    ) -> None:
+        """
+        Send ``data``, encoded once as JSON, to each member of a room.
+
+        Raises:
+            TypeError: If ``data`` holds a value that JSON can't represent.
+            ValueError: If ``data`` holds NaN or an infinity.
+
+        """
+        self.publish(room, codec.encode(data), exclude=exclude, text=True)
