@@ -218,7 +218,13 @@ class Games:
 
 
 async def play(ws: Connection, game: Game, player: str) -> None:
-    """Receive a player's moves and tell everyone, until the player leaves."""
+    """
+    Receive a player's moves and tell everyone, until the player leaves.
+
+    When the player leaves, ``recv_json()`` raises ``ConnectionClosed``,
+    which wsroute takes for the normal end of a connection.
+
+    """
     while True:
         event = await ws.recv_json()  # closes with 1007 if it isn't JSON
         if not (isinstance(event, dict) and event.get("type") == "play"):
