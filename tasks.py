@@ -12,6 +12,7 @@ into .venv, which is reused as long as pyproject.toml doesn't change.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -41,6 +42,38 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
+def install_chromium() -> None:
+    """
+    Install Debian's Chromium for the browser test, if it's missing and we can.
+
+    Only root can, with apt-get. Without Chromium, the browser test is
+    skipped, or fails when the CI environment variable is set.
+
+    """
+    if shutil.which("chromium") is not None:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print(
+            "Chromium is missing and only root can install it, with apt-get: "
+            "the browser test will be skipped (and fail if CI is set)",
+            flush=True,
+        )
+        return
+    print("Installing Chromium for the browser test", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in [
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ]:
+        if subprocess.call(command, env=env, stdout=subprocess.DEVNULL) != 0:
+            print(
+                "Installing Chromium failed: the browser test will be skipped "
+                "(and fail if CI is set)",
+                flush=True,
+            )
+            return
+
+
 def run(*command: str) -> None:
     """Run a command in the project's folder; exit if it fails."""
     print("$", " ".join(command), flush=True)
@@ -67,6 +100,7 @@ def test() -> None:
     run(tool("ruff"), "check", ".")
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
+    install_chromium()
     run(tool("pytest"), "--cov", "--cov-report=term-missing")
 
 
