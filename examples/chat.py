@@ -21,6 +21,11 @@ surrounding blanks, else the client gets an error, and can go on::
 
 A room's name is 1 to 40 characters, without a slash: other paths get 404.
 
+Rooms are the app's: ``ws.join(room)`` makes the connection a member, and
+``app.rooms.publish_json(room, event)`` sends an event to every member
+without waiting, skipping any member too slow to keep up (see
+:class:`wsroute.Rooms`).
+
 Open http://localhost:8000/ in a browser for a page that chats, from the
 same server.
 
@@ -28,11 +33,7 @@ same server.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
-
-from websockets.asyncio.server import broadcast
 
 from wsroute import App, CloseConnection, Connection
 from wsroute.http import page
@@ -43,48 +44,6 @@ MAX_TEXT = 500  # characters
 # disconnected with 1009 before the message is read. Give it to the server:
 # app.run(max_size=MAX_SIZE), or wsroute.testing.TestServer(app, max_size=...).
 MAX_SIZE = 4 * MAX_TEXT  # a character takes up to 4 bytes in UTF-8
-
-
-class Rooms:
-    """
-    Who is in each room, in this process.
-
-    The registry lives as long as the app that owns it. A room exists while
-    someone is in it. Servers with several processes would share rooms
-    through a message broker instead, such as Redis's publish and subscribe.
-
-    """
-
-    def __init__(self) -> None:
-        #: The connections in each room, by the room's name.
-        self.members: dict[str, set[Connection]] = {}
-
-    def join(self, room: str, ws: Connection) -> None:
-        """Put a connection in a room, which exists from now on if it didn't."""
-        self.members.setdefault(room, set()).add(ws)
-
-    def leave(self, room: str, ws: Connection) -> None:
-        """Take a connection out of a room, which ends if it's empty."""
-        members = self.members[room]
-        members.discard(ws)
-        if not members:
-            del self.members[room]
-
-    def send(self, room: str, event: dict[str, Any]) -> None:
-        """
-        Send an event to everyone in a room, without waiting.
-
-        :func:`~websockets.asyncio.server.broadcast` writes the message in
-        each connection's buffer and returns, so a client on a slow network
-        doesn't hold the room back. The price: it applies no backpressure.
-        A client that stops reading makes its buffer grow for as long as the
-        room talks, and keepalive doesn't end it, as the ping waits behind
-        the buffer. A busy service would close connections whose buffer,
-        ``ws.transport.get_write_buffer_size()``, grows past a limit, or give
-        each client a bounded queue and a task that sends from it.
-
-        """
-        broadcast(self.members.get(room, ()), json.dumps(event))
 
 
 def name_of(ws: Connection) -> str:
@@ -112,14 +71,13 @@ def text_of(message: str | bytes) -> str | None:
 def create_app() -> App:
     """Create the app, with rooms of its own."""
     app = App()
-    rooms = Rooms()
 
     @app.route("/chat/<string(maxlength=40):room>")
     async def chat(ws: Connection, room: str) -> None:
         """Relay a client's messages to its room, until it leaves."""
         name = name_of(ws)
-        rooms.join(room, ws)
-        rooms.send(room, {"type": "join", "user": name})
+        ws.join(room)
+        app.rooms.publish_json(room, {"type": "join", "user": name})
         try:
             async for message in ws:
                 text = text_of(message)
@@ -127,10 +85,11 @@ def create_app() -> App:
                     error = f"A message is text of 1 to {MAX_TEXT} characters."
                     await ws.send_json({"type": "error", "message": error})
                     continue
-                rooms.send(room, {"type": "message", "user": name, "text": text})
+                event = {"type": "message", "user": name, "text": text}
+                app.rooms.publish_json(room, event)
         finally:
-            rooms.leave(room, ws)
-            rooms.send(room, {"type": "leave", "user": name})
+            ws.leave(room)
+            app.rooms.publish_json(room, {"type": "leave", "user": name})
 
     app.get("/")(page(Path(__file__).with_name("pages") / "chat.html"))
     return app

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from examples.chat import MAX_SIZE, Rooms, create_app
-from wsroute import Connection
+from examples.chat import MAX_SIZE, create_app
 from wsroute.testing import TestServer
 
 from .conftest import TIMEOUT, exchange
@@ -123,15 +122,3 @@ async def test_the_page_is_served() -> None:
         status, headers, body = await exchange(server.url, plain_get("/"))
         assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
         assert b"new WebSocket(url)" in body
-
-
-def test_a_room_ends_when_its_last_member_leaves() -> None:
-    """Rooms keep no empty set for a room that everyone left."""
-    rooms = Rooms()
-    alice, bob = cast(Connection, object()), cast(Connection, object())
-    rooms.join("lobby", alice)
-    rooms.join("lobby", bob)
-    rooms.leave("lobby", alice)
-    assert rooms.members == {"lobby": {bob}}
-    rooms.leave("lobby", bob)
-    assert rooms.members == {}
