@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""
+Fan-out: one message to every member of a room, wsroute's rooms against raw.
+
+    python benchmarks/fanout.py [--members 1000] [--messages 50] [--rounds 3]
+
+Both servers keep ``--members`` connections in a room and send each message
+that a publisher sends to all of them. The raw one is websockets with a set
+of connections and :func:`~websockets.asyncio.server.broadcast`; the other is
+wsroute with ``ws.join()`` and ``app.rooms.publish()``. Each runs in its own
+process, pinned to core 0; the members and the publisher share one process,
+pinned to core 1. The publisher sends a message once every member received
+the previous one. The table gives, for the median round, the server's CPU
+time per published message, read from /proc (so Linux only), and the time
+from sending a message to its arrival at the last member, which includes the
+members' own work on one core.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+
+from harness import (
+    cpu_seconds,
+    load_output,
+    pin,
+    serve_until_terminated,
+    server_process,
+)
+
+HOST = "127.0.0.1"
+SERVERS = ["raw", "wsroute"]
+
+
+async def serve(kind: str) -> None:
+    """Serve one kind of server on a free port; print the port."""
+    from websockets.asyncio.server import ServerConnection, broadcast
+    from websockets.asyncio.server import serve as websockets_serve
+
+    from wsroute import App, Connection
+
+    if kind == "raw":
+        members: set[ServerConnection] = set()
+
+        async def handler(ws: ServerConnection) -> None:
+            assert ws.request is not None
+            if ws.request.path == "/room":
+                members.add(ws)
+                try:
+                    await ws.wait_closed()
+                finally:
+                    members.discard(ws)
+            else:
+                async for message in ws:
+                    broadcast(members, message)
+
+        server = websockets_serve(handler, HOST, 0, compression=None)
+    else:
+        app = App()
+
+        @app.route("/room")
+        async def room(ws: Connection) -> None:
+            ws.join("room")
+            await ws.wait_closed()
+
+        @app.route("/publish")
+        async def publish(ws: Connection) -> None:
+            async for message in ws:
+                app.rooms.publish("room", message)
+
+        server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
+
+    await serve_until_terminated(server)
+
+
+async def load(port: int, pid: int, members: int, messages: int) -> None:
+    """
+    Publish messages to connected members.
+
+    Print the median time to deliver a message to all of them, and the CPU
+    time the server (process ``pid``) spent per message.
+
+    """
+    from websockets.asyncio.client import ClientConnection, connect
+
+    received = 0
+    everyone = asyncio.Event()
+
+    async def member(ws: ClientConnection) -> None:
+        nonlocal received
+        async for _ in ws:
+            received += 1
+            if received == members:
+                everyone.set()
+
+    connections = []
+    for _ in range(members):  # one at a time: no handshake storm
+        connections.append(await connect(f"ws://{HOST}:{port}/room", compression=None))
+    readers = [asyncio.create_task(member(ws)) for ws in connections]
+    delivery = []
+    async with connect(f"ws://{HOST}:{port}/publish", compression=None) as publisher:
+        await asyncio.sleep(0.5)  # let the server's handlers join the room
+        before = cpu_seconds(pid)
+        for number in range(messages):
+            received = 0
+            everyone.clear()
+            start = time.perf_counter()
+            await publisher.send(f"message {number}")
+            async with asyncio.timeout(10):
+                await everyone.wait()
+            delivery.append(time.perf_counter() - start)
+        cost = (cpu_seconds(pid) - before) / messages
+    for ws in connections:
+        await ws.close()
+    await asyncio.gather(*readers)
+    print(statistics.median(delivery), cost, flush=True)
+
+
+def measure(kind: str, members: int, messages: int) -> tuple[float, float]:
+    """Run one round; return seconds to deliver and server µs per publish."""
+    with server_process(__file__, kind) as (pid, port):
+        output = load_output(__file__, port, str(pid), str(members), str(messages))
+    seconds, cost = output.split()
+    return float(seconds), float(cost) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        pin(0)
+        asyncio.run(serve(args.serve))
+        return
+    if args.load:
+        pin(1)
+        port, pid, members, messages = map(int, args.load)
+        asyncio.run(load(port, pid, members, messages))
+        return
+
+    times: dict[str, list[float]] = {kind: [] for kind in SERVERS}
+    costs: dict[str, list[float]] = {kind: [] for kind in SERVERS}
+    for round_number in range(args.rounds):
+        for kind in SERVERS:
+            seconds, cost = measure(kind, args.members, args.messages)
+            times[kind].append(seconds)
+            costs[kind].append(cost)
+            print(
+                f"round {round_number + 1}: {kind:8} "
+                f"{seconds * 1e3:6.1f} ms {cost:7.0f} µs",
+                file=sys.stderr,
+            )
+    raw_cost = statistics.median(costs["raw"])
+    print(
+        "| server | to the last of the members | "
+        "server CPU per message | ratio of speed to raw |"
+    )
+    print("|---|---:|---:|---:|")
+    for kind in SERVERS:
+        seconds, cost = statistics.median(times[kind]), statistics.median(costs[kind])
+        print(
+            f"| {kind} | {seconds * 1e3:.1f} ms | {cost:.0f} µs "
+            f"| {raw_cost / cost:.3f} |"
+        )
+    print(
+        f"\nmedians of {args.rounds} rounds of {args.messages} messages "
+        f"to {args.members} members"
+    )
+
+
+if __name__ == "__main__":
+    main()
