@@ -69,6 +69,14 @@ class App(Scaffold):
             403; clients that send no ``Origin`` aren't browsers and are let
             through. Routes can allow more with their own ``origins``.
 
+    Attributes:
+        converters: The custom converters by name; add to it before the routes
+            that use them.
+        origins: The origins allowed beyond the server's own, as a list.
+        rules: Every rule, in the order it was added; a blueprint's when the
+            blueprint is registered.
+        handshake_hooks: The app's handshake hooks, in the order they run.
+
     """
 
     def __init__(
