@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for the examples, when wsroute isn't installed
+sys.path.insert(0, str(ROOT))  # document this checkout, installed or not
 
 import wsroute  # noqa: E402 (needs the path above)
 
@@ -33,9 +33,8 @@ source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 root_doc = "index"
 
-# Markdown: ::: fences for directives in pages, anchors for ## and ###
-# headings so that links such as api.md#close-codes resolve.
-myst_enable_extensions = ["colon_fence", "deflist"]
+# Markdown: anchors for ## and ### headings, so that links such as
+# server.md#close-codes resolve.
 myst_heading_anchors = 3
 
 # Docstrings: Google style, as ruff's D rules check them.
@@ -49,25 +48,19 @@ autodoc_preserve_defaults = True
 # Sphinx can't resolve.
 autodoc_typehints = "none"
 
-
-# Every cross-reference must resolve (-n). Without intersphinx, those to the
-# standard library, websockets and werkzeug can't: they are ignored here, by
-# module, and no others. A reference to wsroute that doesn't resolve fails
-# the build.
+# Every cross-reference must resolve (-n), and a reference to wsroute that
+# doesn't fails the build. Without intersphinx, references to websockets,
+# werkzeug and the standard library can't resolve: only those are ignored,
+# by module, and they show as plain text.
 nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(websockets|werkzeug)(\..+)?"),
-    (
-        r"py:.*",
-        r"(asyncio|collections\.abc|contextlib|hmac|json|logging|re|ssl|types)"
-        r"\..+",
-    ),
-    (r"py:mod", r"(asyncio|json|logging|ssl)"),
+    (r"py:.*", r"(asyncio|collections\.abc|hmac|json|ssl)\..+"),
+    (r"py:mod", r"logging"),
 ]
 
 html_theme = "furo"
 html_title = f"wsroute {release}"
-html_static_path: list[str] = []
 
 
 def resolve_exported_name(app: Any, env: Any, node: Any, contnode: Any) -> Any:
