@@ -100,6 +100,9 @@ def test() -> None:
     run(tool("ruff"), "check", ".")
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
+    # -E: read every page afresh, so that no warning hides in a cached one.
+    docs = "-E -W --keep-going -n -q -b html docs docs/_build/html"
+    run(tool("sphinx-build"), *docs.split())
     install_chromium()
     run(tool("pytest"), "--cov", "--cov-report=term-missing")
 

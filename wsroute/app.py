@@ -72,6 +72,14 @@ class App(Scaffold):
         rooms: The app's :class:`~wsroute.rooms.Rooms`; by default, rooms
             in this process. Also available as :attr:`rooms`.
 
+    Attributes:
+        converters: The custom converters by name; add to it before the routes
+            that use them.
+        origins: The origins allowed beyond the server's own, as a list.
+        rules: Every rule, in the order it was added; a blueprint's when the
+            blueprint is registered.
+        handshake_hooks: The app's handshake hooks, in the order they run.
+
     """
 
     def __init__(

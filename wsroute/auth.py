@@ -75,7 +75,7 @@ class Authenticator(ABC):
 
     Args:
         check: Maps the credential to a user, or to :obj:`None` (or
-            :obj:`False`) to refuse it. It receives the credential as
+            ``False``) to refuse it. It receives the credential as
             positional arguments: one token, or a username and a password
             for :class:`BasicAuth`.
 
@@ -347,7 +347,7 @@ class FirstMessageToken:
     within ``timeout`` seconds, isn't of that form, or ``check`` refuses the
     token, the connection closes with 1008 (policy violation) and a reason,
     and the handler doesn't run. It composes with
-    :class:`~wsroute.FirstMessageRouter`: the message after the token is the
+    :class:`~wsroute.dispatch.FirstMessageRouter`: the message after the token is the
     one that picks the handler.
 
     To authenticate on some routes only, await it at the start of their

@@ -43,7 +43,7 @@ __all__ = ["FirstMessageRouter", "MessageHandler", "MessageRouter"]
 MessageHandler: TypeAlias = Callable[
     Concatenate["Connection", Any, ...], Awaitable[Any]
 ]
-"""A message handler: a coroutine function taking the connection, the
+"""A message handler, a coroutine function taking the connection, the
 decoded message, then the rule's parameters as keyword arguments."""
 
 M = TypeVar("M", bound=MessageHandler)

@@ -26,7 +26,7 @@ __all__ = ["HTTPHandler", "page", "respond", "wants_upgrade"]
 HTTPHandler: TypeAlias = Callable[
     ["Connection", Request], Awaitable[Response | str] | Response | str
 ]
-"""An HTTP handler: a function or coroutine function taking the connection
+"""An HTTP handler, a function or coroutine function taking the connection
 and the request, returning text to answer with 200 in ``text/plain``, or a
 response, such as one made with ``ws.respond(status, text)``."""
 

@@ -35,15 +35,15 @@ __all__ = [
 ]
 
 ServerHook: TypeAlias = Callable[[], Awaitable[None] | None]
-"""A startup or shutdown hook: it takes no argument."""
+"""A startup or shutdown hook, which takes no argument."""
 
 ConnectionHook: TypeAlias = Callable[["Connection"], Awaitable[None] | None]
-"""A connect or disconnect hook: it takes the connection."""
+"""A connect or disconnect hook, which takes the connection."""
 
 ErrorHandler: TypeAlias = Callable[
     ["Connection", Any], Awaitable[CloseConnection | None] | CloseConnection | None
 ]
-"""An error handler: it takes the connection and the exception, and returns a
+"""An error handler, which takes the connection and the exception, and returns a
 :exc:`~wsroute.CloseConnection` saying how to close, or :obj:`None` to treat
 the exception as a crash after all."""
 

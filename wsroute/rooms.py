@@ -40,8 +40,9 @@ class Rooms:
 
     A member whose connection can't keep up, with more than ``max_buffer``
     bytes waiting to be sent, is skipped: it misses the message rather than
-    letting messages pile up in memory, since :func:`broadcast` applies no
+    letting messages pile up in memory, since broadcasting applies no
     backpressure. A member whose connection is closing is skipped too.
+    Messages are sent with :func:`~websockets.asyncio.server.broadcast`.
 
     Args:
         max_buffer: How many bytes may wait in a member's send buffer before
@@ -117,8 +118,8 @@ class Rooms:
             room: Name of the room.
             message: The message.
             exclude: A member that doesn't get it, such as its sender.
-            text: :obj:`True` to send UTF-8 bytes in a text message,
-                :obj:`False` to send a :class:`str` in a binary one.
+            text: ``True`` to send UTF-8 bytes in a text message,
+                ``False`` to send a :class:`str` in a binary one.
 
         """
         members = self._members.get(room)

@@ -42,13 +42,13 @@ __all__ = [
 ]
 
 Handler: TypeAlias = Callable[Concatenate["Connection", ...], Awaitable[None]]
-"""A connection handler: a coroutine function taking the connection first,
+"""A connection handler, a coroutine function taking the connection first,
 then the rule's parameters as keyword arguments."""
 
 HandshakeHook: TypeAlias = Callable[
     ["Connection", Request], Awaitable[Response | None] | Response | None
 ]
-"""A handshake hook: a function or coroutine function taking the connection
+"""A handshake hook, a function or coroutine function taking the connection
 and the handshake request, returning :obj:`None` to let the handshake go on,
 or a response to answer instead."""
 

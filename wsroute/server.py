@@ -144,7 +144,7 @@ def create_server(
         server_name: Name of the server as clients see it, for the Location
             of redirects and for :meth:`~wsroute.Connection.url_for`. By
             default, the ``Host`` header of the request.
-        ssl: An :class:`ssl.SSLContext` to serve over TLS, or :obj:`True`
+        ssl: An :class:`ssl.SSLContext` to serve over TLS, or ``True``
             when a proxy in front of the server terminates TLS: then URLs use
             the ``wss`` scheme, but the server itself speaks plain TCP.
         debug: Tell each step of each handshake on the ``wsroute.debug``
