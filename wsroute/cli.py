@@ -103,8 +103,9 @@ def run_workers(app_name: str, args: argparse.Namespace) -> int:
     exits on its own, the others are stopped too.
 
     Returns:
-        0 if every worker exited cleanly, else the first worker's failure,
-        as a shell reports it: 128 + N for a worker killed by signal N.
+        0 if every worker exited cleanly, else the failure of the worker that
+        exited first, or of the first one that didn't exit cleanly, as a
+        shell reports it: 128 + N for a worker killed by signal N.
 
     """
     command = [*serve_command(app_name, args), "--reuse-port"]
@@ -122,13 +123,15 @@ def run_workers(app_name: str, args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    status = 0
+    first_to_exit: list[subprocess.Popen[bytes]] = []
     while running := [process for process in processes if process.poll() is None]:
         if len(running) < len(processes) and not stopping:
+            first_to_exit = [p for p in processes if p not in running][:1]
             logger.error("A worker exited; stopping the others")
             stop(signal.SIGTERM)
         time.sleep(0.1)
-    for process in processes:
+    status = 0
+    for process in first_to_exit + processes:  # its failure first, not ours
         code = process.returncode
         if code != 0 and status == 0:
             status = 128 - code if code < 0 else code
