@@ -3,6 +3,7 @@
 Set up a virtual environment in .venv, then run the demo or the checks.
 
     python3 tasks.py demo    serve examples/app.py on ws://localhost:8000
+    python3 tasks.py docs    build the documentation into docs/_build/html
     python3 tasks.py test    lint, type-check and test, with branch coverage
 
 Only Python 3.11 or later is needed: everything else is installed from PyPI
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / "wsroute-setup"
+HTML = ROOT / "docs" / "_build" / "html"
 
 
 def setup() -> None:
@@ -93,6 +95,20 @@ def demo() -> None:
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "examples" / "app.py")])
 
 
+def build_docs() -> None:
+    """Build the documentation; fail on any warning."""
+    # -E: read every page afresh, so that no warning hides in a cached one.
+    options = "-E -W --keep-going -n -q -b html"
+    run(str(VENV / "bin" / "sphinx-build"), *options.split(), "docs", str(HTML))
+
+
+def docs() -> None:
+    """Build the documentation; say where to open it."""
+    setup()
+    build_docs()
+    print(f"Open {(HTML / 'index.html').as_uri()} in a browser", flush=True)
+
+
 def test() -> None:
     """Run every check that CI runs."""
     setup()
@@ -100,9 +116,7 @@ def test() -> None:
     run(tool("ruff"), "check", ".")
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
-    # -E: read every page afresh, so that no warning hides in a cached one.
-    docs = "-E -W --keep-going -n -q -b html docs docs/_build/html"
-    run(tool("sphinx-build"), *docs.split())
+    build_docs()
     install_chromium()
     run(tool("pytest"), "--cov", "--cov-report=term-missing")
 
@@ -112,7 +126,7 @@ def main() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 (this file may run on any Python)
         version = sys.version.split()[0]
         sys.exit(f"wsroute needs Python 3.11 or later; this is {version}")
-    tasks = {"demo": demo, "test": test}
+    tasks = {"demo": demo, "docs": docs, "test": test}
     if len(sys.argv) != 2 or sys.argv[1] not in tasks:
         sys.exit(f"usage: python3 tasks.py {{{','.join(tasks)}}}")
     tasks[sys.argv[1]]()

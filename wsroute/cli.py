@@ -193,6 +193,9 @@ def positive(text: str) -> int:
     return number
 
 
+APP_HELP = "the app, as module:attribute, or module for module:app"
+
+
 def parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(
@@ -202,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="serve an app until Ctrl-C or SIGTERM")
-    run.add_argument("app", help="the app, as module:attribute")
+    run.add_argument("app", help=APP_HELP)
     run.add_argument(
         "--host", default="localhost", help="interfaces (default: localhost)"
     )
@@ -235,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     routes = commands.add_parser("routes", help="print the route table of an app")
-    routes.add_argument("app", help="the app, as module:attribute")
+    routes.add_argument("app", help=APP_HELP)
     return parser
 
 
