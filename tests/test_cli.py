@@ -255,6 +255,9 @@ async def test_run_in_debug_mode() -> None:
 
 
 APP_SOURCE = """
+import asyncio
+import sys
+
 from wsroute import App
 
 app = App()
@@ -263,6 +266,11 @@ app = App()
 @app.route("/")
 async def version(ws):
     await ws.send({version!r})
+    try:
+        await ws.wait_closed()
+    finally:
+        await asyncio.sleep(0.2)  # some cleanup, which a shutdown awaits
+        print("cleaned up", file=sys.stderr)
 """
 
 
@@ -313,3 +321,30 @@ def test_reload_needs_watchfiles(
     assert capsys.readouterr().err == (
         "wsroute: error: --reload needs watchfiles: pip install 'wsroute[reload]'\n"
     )
+
+
+async def test_reload_stops_gracefully_on_ctrl_c(tmp_path: Path) -> None:
+    """A Ctrl-C in the terminal stops the server once: handlers end with 1001."""
+    (tmp_path / "reloaded.py").write_text(APP_SOURCE.format(version="one"))
+    process, [url] = await launch(
+        "wsroute",
+        "run",
+        "reloaded:app",
+        "--port",
+        "0",
+        "--reload",
+        cwd=tmp_path,
+        process_group=0,  # a terminal of its own, as a shell gives
+    )
+    async with connect(url) as ws:
+        assert await ws.recv() == "one"
+        os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does
+        async with asyncio.timeout(TIMEOUT):
+            await ws.wait_closed()
+            assert await process.wait() == 0
+    assert ws.close_code == 1001
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert "cleaned up" in log
+    assert "Cancelling" not in log
+    assert "Stopped" in log

@@ -22,10 +22,10 @@ import argparse
 import importlib
 import logging
 import re
-import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -142,10 +142,12 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
     """
     Run ``wsroute run`` in a child process; restart it when a file changes.
 
-    The watcher is :func:`watchfiles.run_process`: it watches the Python
-    files under the current directory, and restarts the child with SIGINT,
-    so that it shuts down as :func:`~wsroute.server.run` does. It needs the
-    ``reload`` extra: ``pip install 'wsroute[reload]'``.
+    :func:`watchfiles.watch` watches the Python files under the current
+    directory. On a change, the child gets SIGINT and shuts down as
+    :func:`~wsroute.server.run` does; then a new child starts. The child is
+    in a process group of its own, as workers are, so that a Ctrl-C in the
+    terminal reaches it once, through this process. It needs the ``reload``
+    extra: ``pip install 'wsroute[reload]'``.
 
     Returns:
         0 once stopped by Ctrl-C or SIGTERM, or 2 if watchfiles is missing.
@@ -159,17 +161,33 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    command = shlex.join(serve_command(app_name, args))
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
-    watchfiles.run_process(
+    command = serve_command(app_name, args)
+    child = subprocess.Popen(command, process_group=0)
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None = None) -> None:
+        stopping.set()
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    for changes in watchfiles.watch(
         ".",
-        target=command,
-        target_type="command",
         watch_filter=watchfiles.PythonFilter(),
-        callback=lambda changes: logger.info(
-            "Restarting: %s changed", ", ".join(sorted({path for _, path in changes}))
-        ),
-    )
+        stop_event=stopping,
+        raise_interrupt=False,
+    ):
+        paths = sorted({path for _, path in changes})
+        logger.info("Restarting: %s changed", ", ".join(paths))
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        child.wait()  # run() bounds its shutdown
+        if stopping.is_set():
+            break
+        child = subprocess.Popen(command, process_group=0)
+    child.wait()
     return 0
 
 
