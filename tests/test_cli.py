@@ -348,3 +348,23 @@ async def test_reload_stops_gracefully_on_ctrl_c(tmp_path: Path) -> None:
     assert "cleaned up" in log
     assert "Cancelling" not in log
     assert "Stopped" in log
+
+
+async def test_reload_stops_while_restarting(tmp_path: Path) -> None:
+    """A signal while the server restarts stops the command: no new server."""
+    module = tmp_path / "reloaded.py"
+    module.write_text(APP_SOURCE.format(version="one"))
+    process, [url] = await launch(
+        "wsroute", "run", "reloaded:app", "--port", "0", "--reload", cwd=tmp_path
+    )
+    assert process.stderr is not None
+    async with connect(url) as ws:
+        assert await ws.recv() == "one"  # its handler cleans up for 0.2 s
+        module.write_text(APP_SOURCE.format(version="two"))
+        async with asyncio.timeout(TIMEOUT):
+            for _ in range(20):
+                if b"Restarting" in await process.stderr.readline():
+                    break
+            process.send_signal(signal.SIGTERM)  # while the old server stops
+            assert await process.wait() == 0
+    assert b"Running on" not in await process.stderr.read()

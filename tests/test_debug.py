@@ -190,13 +190,16 @@ async def test_message_routers_tell_their_choice(
         async with connect(f"{url}/rpc") as ws:
             await ws.send('{"type": "add", "a": 1, "b": 2}')
             assert await ws.recv() == '{"result":3}'
+            await ws.send('{"type": "mul"}')
+            assert "invalid_message" in str(await ws.recv())
     lines = steps(caplog)
+    assert '  message: answered invalid_message, unknown type: "mul"' in lines
     assert (
         '  first message: type "join", so tests.test_debug.debug_app.<locals>.join'
         in lines
     )
     assert (
-        '  closed: 1008 (policy violation) unknown type: "leave", by the server'
+        "  closed: 1008 (policy violation) 'unknown type: \"leave\"', by the server"
         in lines
     )
     assert '  message: type "add", so tests.test_debug.debug_app.<locals>.add' in lines
@@ -217,7 +220,7 @@ async def test_closes_by_the_client_and_dropped_connections(
                 break
             await asyncio.sleep(0.01)
     lines = steps(caplog)
-    assert "  closed: 4000 (private use) bye, by the server" in lines
+    assert "  closed: 4000 (private use) 'bye', by the server" in lines
     assert (
         "  closed: 1006 (abnormal closure [internal]), by nobody: TCP dropped" in lines
     )
@@ -283,3 +286,36 @@ def test_the_route_table_has_a_row_per_route() -> None:
         "/game",
         "/rpc",
     ]
+
+
+class Unprintable:
+    """A user whose repr() fails, as a detached database row's may."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("detached")
+
+
+async def test_what_clients_send_stays_on_one_line_and_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bare token stays out; a reason with a newline can't forge a log line."""
+    caplog.set_level(logging.INFO, logger="wsroute.debug")
+    app = App()
+
+    def who(ws: Connection, request: Request) -> None:
+        ws.user = Unprintable()
+
+    @app.route("/echo", hooks=[who])
+    async def echo(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    async with serving(app, debug=True) as url:
+        async with connect(f"{url}/echo?eyJhbGciOiJIUzI1NiJ9.SECRET&x=1") as ws:
+            await ws.close(4000, "bye\nCRITICAL forged")
+    lines = steps(caplog)
+    assert lines[0] == "GET /echo (query: ?, x)"
+    assert "SECRET" not in caplog.text
+    assert ".<locals>.who: passes, user <Unprintable instance at 0x" in lines[4]
+    closed = "  closed: 4000 (private use) 'bye\\nCRITICAL forged', by the client"
+    assert closed in lines
+    assert not any(line.startswith("CRITICAL") for line in caplog.text.splitlines())

@@ -6,8 +6,11 @@ import asyncio
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Request
 
 from wsroute import App, Connection, Rooms
+from wsroute.testing import TestServer
 
 from .conftest import TIMEOUT, serving
 
@@ -185,3 +188,27 @@ def test_rooms_are_named_by_strings() -> None:
         rooms.join(None, 3)  # type: ignore[arg-type]
     assert rooms.members("lobby") == frozenset()
     assert rooms.rooms_of(None) == frozenset()  # type: ignore[arg-type]
+
+
+async def test_rooms_are_joined_once_the_connection_is_open() -> None:
+    """Joining in a handshake hook is an error: the room would never let go."""
+    app = App()
+
+    def join_early(ws: Connection, request: Request) -> None:
+        ws.join("lobby")
+
+    @app.route("/early", hooks=[join_early])
+    async def early(ws: Connection) -> None:
+        pass  # pragma: no cover
+
+    async with TestServer(app, raise_server_exceptions=False) as server:
+        with pytest.raises(InvalidStatus) as raised:
+            async with server.connect("/early"):
+                pass  # pragma: no cover
+    assert raised.value.response.status_code == 500
+    [exc] = server.exceptions
+    assert str(exc) == (
+        "a connection joins rooms once open: join in the handler or a "
+        "connect hook, not during the handshake"
+    )
+    assert list(app.rooms) == []

@@ -168,8 +168,7 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
 
     def stop(signum: int, frame: FrameType | None = None) -> None:
         stopping.set()
-        if child.poll() is None:
-            child.send_signal(signum)
+        child.send_signal(signum)  # unless it exited
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
@@ -181,10 +180,9 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
     ):
         paths = sorted({path for _, path in changes})
         logger.info("Restarting: %s changed", ", ".join(paths))
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGINT)  # unless it exited
         child.wait()  # run() bounds its shutdown
-        if stopping.is_set():
+        if stopping.is_set():  # a signal came while the child shut down
             break
         child = subprocess.Popen(command, process_group=0)
     child.wait()

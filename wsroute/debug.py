@@ -6,16 +6,17 @@ option of :func:`~wsroute.server.serve`, route requests with
 :func:`traced_request` rather than the ``process_request`` that
 :func:`~wsroute.server.create_server` builds otherwise. It takes the same
 steps with the same functions, and says what each one found on the
-``wsroute.debug`` logger, at INFO level::
+``wsroute.debug`` logger, at INFO level, each line after the client's
+address, such as ``127.0.0.1:50312``::
 
-    127.0.0.1:50312 GET /items/3 (query: token)
-    127.0.0.1:50312   request: HTTP/1.1 GET, Host 'localhost:8000': fine
-    127.0.0.1:50312   route: '/items/<int:id>' (endpoint 'item') matches: id=3 (int)
-    127.0.0.1:50312   origin: no Origin header, so not a browser: fine
-    127.0.0.1:50312   hook QueryToken(): passes
-    127.0.0.1:50312   answer: 101 Switching Protocols; subprotocol: none
-    127.0.0.1:50312   handler item: runs
-    127.0.0.1:50312   closed: 1000 (OK), by the server
+    GET /items/3 (query: token)
+      request: HTTP/1.1 GET, Host 'localhost:8000': fine
+      route: '/items/<int:id>' (endpoint 'item') matches: id=3 (int)
+      origin: no Origin header, so not a browser: fine
+      hook QueryToken(app.user_for): passes, user 'alice'
+      answer: 101 Switching Protocols; subprotocol: none; extensions: none
+      handler app.item: runs
+      closed: 1000 (OK), by the server
 
 Message routers add a line per routed message; a request that no rule
 matches gets a 404 whose body, and the log, list the app's routes.
@@ -29,6 +30,7 @@ what the app's routes are.
 from __future__ import annotations
 
 import logging
+import reprlib
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -58,11 +60,18 @@ if TYPE_CHECKING:
     from .app import App
     from .connection import Connection
 
-__all__ = ["Trace", "format_routes", "route_table", "traced_handle", "traced_request"]
+__all__ = [
+    "Trace",
+    "format_routes",
+    "route_table",
+    "trace_answer",
+    "traced_handle",
+    "traced_request",
+]
 
 logger = logging.getLogger(__name__)
 
-Handler: TypeAlias = Callable[["Connection"], Awaitable[None]]
+Handle: TypeAlias = Callable[["Connection"], Awaitable[None]]
 
 
 class Trace:
@@ -143,7 +152,7 @@ def traced_request(app: App, router: Router) -> RouteRequest:
             if response is not None:
                 trace("hook %s: answers %d", describe(hook), response.status_code)
                 return response
-            user = "" if connection.user is None else f", user {connection.user!r}"
+            user = "" if connection.user is None else f", user {show(connection.user)}"
             trace("hook %s: passes%s", describe(hook), user)
         return None
 
@@ -151,11 +160,26 @@ def traced_request(app: App, router: Router) -> RouteRequest:
 
 
 def query_keys(query: str) -> str:
-    """Name the arguments of a query string, without their values."""
+    """
+    Name the arguments of a query string, without their values.
+
+    An argument without ``=`` may be a value alone, such as a token: it's
+    shown as ``?``. Names are cut to 32 characters.
+
+    """
     if not query:
         return ""
-    names = dict.fromkeys(pair.partition("=")[0] for pair in query.split("&"))
+    names = dict.fromkeys(
+        name[:32] if has_value else "?"
+        for name, has_value, _ in (pair.partition("=") for pair in query.split("&"))
+    )
     return f" (query: {', '.join(names)})"
+
+
+def show(value: object) -> str:
+    """Show a value in a trace, on one line, even if its ``repr()`` fails."""
+    text = reprlib.repr(value)  # <Type instance at 0x...> if repr() raises
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def refuse(
@@ -208,7 +232,7 @@ def trace_answer(connection: Connection, response: Response) -> None:
         trace("answer: %d %s: %s", response.status_code, response.reason_phrase, body)
 
 
-async def traced_handle(connection: Connection, handle: Handler) -> None:
+async def traced_handle(connection: Connection, handle: Handle) -> None:
     """Run :func:`~wsroute.server.handle`; tell when it starts and how it ends."""
     trace = cast(Trace, connection.trace)  # set by traced_request
     trace("handler %s: runs", describe(connection.route.handler))
@@ -216,9 +240,12 @@ async def traced_handle(connection: Connection, handle: Handler) -> None:
         await handle(connection)
     finally:
         await connection.close()  # returns at once if the handler closed it
-        close = Close(cast(int, connection.close_code), connection.close_reason or "")
+        code, reason = cast(int, connection.close_code), connection.close_reason
         closer = connection.protocol.close_rcvd_then_sent
         by = {True: "the client", False: "the server", None: "nobody: TCP dropped"}
+        close = str(Close(code, ""))  # the code and its meaning: 1000 (OK)
+        if reason:  # the client's text: shown quoted, on one line
+            close += f" {reason!r}"
         trace("closed: %s, by %s", close, by[closer])
 
 

@@ -275,6 +275,8 @@ class MessageRouter(KeyedRouter):
                 ws.trace("message: %s, so %s", self.show_key(key), describe(handler))
             result = await handler(ws, decoded, **params)
         except InvalidMessage as exc:
+            if ws.trace is not None:
+                ws.trace("message: answered invalid_message, %s", exc.reason)
             reply: dict[str, Any] = error("invalid_message", exc.reason)
         except (CloseConnection, ConnectionClosed):
             raise

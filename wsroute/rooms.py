@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import broadcast
+from websockets.protocol import State
 from websockets.typing import Data
 
 from . import codec
@@ -56,9 +57,23 @@ class Rooms:
         self._rooms_of: dict[Connection, set[str]] = {}
 
     def join(self, ws: Connection, room: str) -> None:
-        """Make a connection a member of a room; do nothing if it's one."""
+        """
+        Make a connection a member of a room; do nothing if it's one.
+
+        Raises:
+            TypeError: If ``room`` isn't a :class:`str`.
+            RuntimeError: If the handshake isn't over: join in the handler,
+                or a connect hook, so that the server removes the connection
+                from its rooms when the handler returns.
+
+        """
         if not isinstance(room, str):
             raise TypeError(f"a room is named by a str, got {type(room).__name__}")
+        if ws.state is State.CONNECTING:
+            raise RuntimeError(
+                "a connection joins rooms once open: join in the handler or a "
+                "connect hook, not during the handshake"
+            )
         self._members.setdefault(room, set()).add(ws)
         self._rooms_of.setdefault(ws, set()).add(room)
 

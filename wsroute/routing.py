@@ -16,6 +16,7 @@ This module does no I/O: it can be used and tested without a socket.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -148,7 +149,16 @@ def make_rule(string: str, handler: Handler | None, **options: Any) -> Rule:
 
 
 def describe(handler: object) -> str:
-    """Name a handler in error messages: ``module.qualname``."""
+    """
+    Name a handler in error messages and logs: ``module.qualname``.
+
+    An object without a qualified name is shown by its ``repr()``, except a
+    :func:`functools.partial`, whose arguments may be secrets: it's shown as
+    ``partial(module.qualname)``.
+
+    """
+    if isinstance(handler, functools.partial):
+        return f"partial({describe(handler.func)})"
     name = getattr(handler, "__qualname__", None)
     if name is None:
         return repr(handler)
