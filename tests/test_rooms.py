@@ -212,3 +212,21 @@ async def test_rooms_are_joined_once_the_connection_is_open() -> None:
         "connect hook, not during the handshake"
     )
     assert list(app.rooms) == []
+
+
+async def test_disconnect_hooks_see_the_rooms() -> None:
+    """Disconnect hooks run before the connection leaves its rooms."""
+    app = rooms_app()
+
+    @app.on_disconnect
+    def say_goodbye(ws: Connection) -> None:
+        for room in ws.rooms:
+            app.rooms.publish(room, f"goodbye from {room}")
+
+    async with serving(app) as url:
+        alice = await joined(url, "lobby")
+        bob = await joined(url, "lobby")
+        await alice.close()
+        assert await bob.recv() == "goodbye from lobby"
+        await bob.close()
+        await wait_until_empty(app, "lobby")

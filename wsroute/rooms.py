@@ -11,10 +11,10 @@ Rooms: named groups of connections, and publishing to all members at once.
 
 Each app has a :class:`Rooms`, ``app.rooms``, which handlers also reach as
 ``ws.app.rooms``. A connection joins and leaves rooms; when its handler
-returns, it leaves every room it's in, whatever the reason the connection
-closed. Publishing sends one message to every member with
-:func:`websockets.asyncio.server.broadcast`: it doesn't wait, so a publisher
-is never held back by a slow member.
+returns, and after the app's disconnect hooks, it leaves every room it's in,
+whatever the reason the connection closed. Publishing sends one message to
+every member with :func:`websockets.asyncio.server.broadcast`: it doesn't
+wait, so a publisher is never held back by a slow member.
 
 """
 

@@ -367,7 +367,8 @@ async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> Non
     after its ``shutdown_timeout``, ends with 1011 unless the connection was
     closed already. Once the connection is closed, whatever the reason, the
     app's disconnect hooks run; they can read ``ws.close_code`` and
-    ``ws.close_reason``.
+    ``ws.close_reason``, and ``ws.rooms``, the rooms the connection is in
+    until it leaves them all, last.
 
     """
     failed: object = connection.route.handler
@@ -384,17 +385,19 @@ async def handle(connection: Connection, lifecycle: Lifecycle = NO_HOOKS) -> Non
         await connection.close(CloseCode.INTERNAL_ERROR)
         raise
     finally:
-        connection.app.rooms.leave_all(connection)
-        # Waiting here for the close, which websockets would do right after,
-        # costs about 5% of a handshake: only pay it to know the close code.
-        logging_access = access_logger.isEnabledFor(logging.INFO)
-        if lifecycle.disconnect or logging_access:
-            await connection.close()
-            if lifecycle.disconnect:
-                await disconnect(connection, lifecycle.disconnect)
-            if logging_access:
-                request = cast(Request, connection.request)
-                log_access(connection, request, 101, connection.close_code)
+        try:
+            # Waiting here for the close, which websockets would do right
+            # after, costs about 5% of a handshake: only pay it when needed.
+            logging_access = access_logger.isEnabledFor(logging.INFO)
+            if lifecycle.disconnect or logging_access:
+                await connection.close()
+                if lifecycle.disconnect:
+                    await disconnect(connection, lifecycle.disconnect)
+                if logging_access:
+                    request = cast(Request, connection.request)
+                    log_access(connection, request, 101, connection.close_code)
+        finally:  # even if cancelled while closing
+            connection.app.rooms.leave_all(connection)
 
 
 async def end(
