@@ -77,6 +77,7 @@ def debug_app() -> App:
 
 
 async def test_a_handshake_step_by_step(caplog: pytest.LogCaptureFixture) -> None:
+    """Each step of an accepted handshake is told, and no query value."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         async with connect(
@@ -106,6 +107,7 @@ async def test_a_handshake_step_by_step(caplog: pytest.LogCaptureFixture) -> Non
 async def test_refusals_say_which_step_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A refusal names its step, its status and its reason."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         status, _, _ = await exchange(url, handshake("/items/3"))
@@ -134,6 +136,7 @@ async def test_refusals_say_which_step_refused(
 
 
 async def test_origins_are_explained(caplog: pytest.LogCaptureFixture) -> None:
+    """An accepted Origin says why: the server's own, or allowed."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         port = url.rpartition(":")[2]
@@ -148,6 +151,7 @@ async def test_origins_are_explained(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_a_404_lists_the_routes(caplog: pytest.LogCaptureFixture) -> None:
+    """In debug mode, a 404 and the log list the app's routes."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     app = debug_app()
     async with serving(app, debug=True) as url:
@@ -167,6 +171,7 @@ async def test_a_404_lists_the_routes(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_without_debug_a_404_is_short(caplog: pytest.LogCaptureFixture) -> None:
+    """Without debug mode, a 404 lists nothing and nothing is traced."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app()) as url:
         status, _, body = await exchange(url, handshake("/nowhere"))
@@ -178,6 +183,7 @@ async def test_without_debug_a_404_is_short(caplog: pytest.LogCaptureFixture) ->
 async def test_message_routers_tell_their_choice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Message routers tell which handler a message picked, or why none."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         async with connect(f"{url}/game") as ws:
@@ -209,6 +215,7 @@ async def test_message_routers_tell_their_choice(
 async def test_closes_by_the_client_and_dropped_connections(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The close line says who closed, or that TCP dropped."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         async with connect(f"{url}/rooms/") as ws:
@@ -229,6 +236,7 @@ async def test_closes_by_the_client_and_dropped_connections(
 async def test_plain_http_and_refusals_by_websockets(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Plain HTTP answers and websockets' own refusals are told too."""
     caplog.set_level(logging.INFO, logger="wsroute.debug")
     async with serving(debug_app(), debug=True) as url:
         status, _, body = await exchange(
@@ -266,6 +274,7 @@ async def test_plain_http_and_refusals_by_websockets(
     ],
 )
 async def test_debug_mode_answers_as_the_normal_mode(request_bytes: bytes) -> None:
+    """Debug mode answers each request with the same status and Location."""
     app = debug_app()
     answers = []
     for debug in (False, True):
@@ -276,6 +285,7 @@ async def test_debug_mode_answers_as_the_normal_mode(request_bytes: bytes) -> No
 
 
 def test_the_route_table_has_a_row_per_route() -> None:
+    """The route table has a header, then a row per route, in order."""
     header, *rows = format_routes(debug_app()).splitlines()
     assert header.split() == ["rule", "endpoint", "handler", "hooks", "dispatch"]
     assert [row.split()[0] for row in rows] == [

@@ -55,6 +55,7 @@ async def wait_until_empty(app: App, room: str) -> None:
 
 
 async def test_publish_reaches_each_member_of_the_room() -> None:
+    """A message reaches each member of its room, and nobody else."""
     app = rooms_app()
     async with serving(app) as url:
         alice = await joined(url, "lobby")
@@ -77,6 +78,7 @@ async def test_publish_reaches_each_member_of_the_room() -> None:
 
 
 async def test_publish_can_leave_out_a_member() -> None:
+    """exclude= leaves one member out, such as the sender."""
     async with serving(rooms_app()) as url:
         alice = await joined(url, "lobby")
         bob = await joined(url, "lobby")
@@ -89,6 +91,7 @@ async def test_publish_can_leave_out_a_member() -> None:
 
 
 async def test_leave_stops_messages() -> None:
+    """A connection that leaves a room gets nothing more from it."""
     app = rooms_app()
     async with serving(app) as url:
         alice = await joined(url, "lobby", "kitchen")
@@ -106,6 +109,7 @@ async def test_leave_stops_messages() -> None:
 
 
 async def test_leaving_the_last_room_and_staying_members() -> None:
+    """Rooms and members are forgotten once empty; others stay."""
     app = rooms_app()
     async with serving(app) as url:
         alice = await joined(url, "lobby")
@@ -122,6 +126,7 @@ async def test_leaving_the_last_room_and_staying_members() -> None:
 
 
 async def test_connections_leave_their_rooms_when_they_close() -> None:
+    """A connection leaves its rooms when it ends, even abruptly."""
     app = rooms_app()
     async with serving(app) as url:
         alice = await joined(url, "lobby", "kitchen")
@@ -137,6 +142,7 @@ async def test_connections_leave_their_rooms_when_they_close() -> None:
 
 
 async def test_publish_json_and_bytes() -> None:
+    """JSON goes out as text, bytes as binary unless text=True."""
     app = rooms_app()
     async with serving(app) as url:
         alice = await joined(url, "lobby")
@@ -151,6 +157,7 @@ async def test_publish_json_and_bytes() -> None:
 
 
 async def test_a_slow_member_misses_messages_and_holds_back_nobody() -> None:
+    """A member that stops reading misses messages; its buffer stays bounded."""
     app = rooms_app(Rooms(max_buffer=256 * 1024))
     message = "x" * 64 * 1024
     async with serving(app, max_size=None, compression=None) as url:
@@ -183,6 +190,7 @@ async def test_a_slow_member_misses_messages_and_holds_back_nobody() -> None:
 
 
 def test_rooms_are_named_by_strings() -> None:
+    """A room is named by a str; unknown rooms and connections have none."""
     rooms = Rooms()
     with pytest.raises(TypeError, match="a room is named by a str, got int"):
         rooms.join(None, 3)  # type: ignore[arg-type]
