@@ -16,7 +16,6 @@ connection with the handler that its first message picks::
 
 from typing import Any
 
-from websockets.asyncio.server import broadcast
 from websockets.frames import CloseCode
 
 from wsroute import App, CloseConnection, Connection, FirstMessageRouter
@@ -42,17 +41,13 @@ async def whoami(ws: Connection) -> None:
 
 
 announcements = FirstMessageRouter("announcements")
-LISTENERS: set[Connection] = set()
 
 
 @announcements.on("listen")
 async def listen(ws: Connection, message: dict[str, Any]) -> None:
-    LISTENERS.add(ws)
-    try:
-        await ws.send("listening")
-        await ws.wait_closed()
-    finally:
-        LISTENERS.remove(ws)
+    ws.join("listeners")
+    await ws.send("listening")
+    await ws.wait_closed()
 
 
 @announcements.on("announce")
@@ -60,7 +55,7 @@ async def announce(ws: Connection, message: dict[str, Any]) -> None:
     async for text in ws:
         if not isinstance(text, str):
             raise CloseConnection(CloseCode.UNSUPPORTED_DATA, "expected text")
-        broadcast(LISTENERS, f"{ws.user}: {text}")
+        app.rooms.publish("listeners", f"{ws.user}: {text}")
 
 
 app.add_route("/announcements", announcements)
