@@ -44,33 +44,43 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
-def install_chromium() -> None:
-    """
-    Install Debian's Chromium for the browser test, if it's missing and we can.
+# Debian packages that tests need, by the command each one provides.
+TEST_PACKAGES = {"chromium": "chromium", "redis-server": "redis-server"}
 
-    Only root can, with apt-get. Without Chromium, the browser test is
-    skipped, or fails when the CI environment variable is set.
+
+def install_test_packages() -> None:
+    """
+    Install the Debian packages that tests need, if missing and we can.
+
+    Only root can, with apt-get. The tests that need a missing package are
+    skipped, or fail when the CI environment variable is set.
 
     """
-    if shutil.which("chromium") is not None:
+    missing = [
+        package
+        for command, package in TEST_PACKAGES.items()
+        if shutil.which(command) is None
+    ]
+    if not missing:
         return
+    names = " and ".join(missing)
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         print(
-            "Chromium is missing and only root can install it, with apt-get: "
-            "the browser test will be skipped (and fail if CI is set)",
+            f"{names} missing, and only root can install them with apt-get: the "
+            "tests that need them will be skipped (and fail if CI is set)",
             flush=True,
         )
         return
-    print("Installing Chromium for the browser test", flush=True)
+    print(f"Installing {names} for the tests", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in [
+    for apt_get in [
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
     ]:
-        if subprocess.call(command, env=env, stdout=subprocess.DEVNULL) != 0:
+        if subprocess.call(apt_get, env=env, stdout=subprocess.DEVNULL) != 0:
             print(
-                "Installing Chromium failed: the browser test will be skipped "
-                "(and fail if CI is set)",
+                f"Installing {names} failed: the tests that need them will be "
+                "skipped (and fail if CI is set)",
                 flush=True,
             )
             return
@@ -117,7 +127,7 @@ def test() -> None:
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
     build_docs()
-    install_chromium()
+    install_test_packages()
     run(tool("pytest"), "--cov", "--cov-report=term-missing")
 
 

@@ -50,11 +50,11 @@ autodoc_typehints = "none"
 
 # Every cross-reference must resolve (-n), and a reference to wsroute that
 # doesn't fails the build. Without intersphinx, references to websockets,
-# werkzeug and the standard library can't resolve: only those are ignored,
+# werkzeug, redis-py and the standard library can't resolve: only those are ignored,
 # by module, and they show as plain text.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(websockets|werkzeug)(\..+)?"),
+    (r"py:.*", r"(websockets|werkzeug|redis)(\..+)?"),
     (r"py:.*", r"(asyncio|collections\.abc|hmac|json|ssl)\..+"),
     (r"py:mod", r"logging"),
 ]

@@ -27,7 +27,9 @@ without waiting, skipping any member too slow to keep up (see
 :class:`wsroute.Rooms`).
 
 Open http://localhost:8000/ in a browser for a page that chats, from the
-same server.
+same server. With several processes, share the rooms through Redis::
+
+    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379/0
 
 """
 

@@ -3,18 +3,98 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
+import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from websockets.asyncio.server import Server
 
 from wsroute import App
 from wsroute.testing import TestServer
 
 TIMEOUT = 5  # seconds: the bound of every wait on the network in a test
+
+
+def need(command: str) -> str:
+    """
+    Find a program that a test needs; skip the test without it.
+
+    ``python3 tasks.py test`` installs such programs when it can. On CI, which
+    sets the CI environment variable, a missing program fails the test.
+
+    """
+    path = shutil.which(command)
+    if path is None:
+        reason = (
+            f"{command} isn't on PATH; `python3 tasks.py test` installs it "
+            "with apt-get when run as root"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def free_port() -> int:
+    """Find a free TCP port on 127.0.0.1."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class RedisServer:
+    """
+    A real redis-server on a free loopback port, which a test can restart.
+
+    It keeps nothing on disk; stopping it loses every subscription, as a
+    crash of Redis would.
+
+    """
+
+    def __init__(self) -> None:
+        self.command = need("redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start Redis; return once it accepts connections."""
+        command = [self.command, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--loglevel", "warning"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        for _ in range(TIMEOUT * 100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                return
+            except ConnectionRefusedError:
+                time.sleep(0.01)
+        raise AssertionError("redis-server didn't start")
+
+    def stop(self) -> None:
+        """Stop Redis, if it runs."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(TIMEOUT)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for one test."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @asynccontextmanager

@@ -9,8 +9,6 @@ the test is skipped, except on CI, where it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from examples.chat import create_app
 from wsroute.testing import TestServer
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, need
 
 # Keep the browser on the loopback interface and quiet: no sandbox (tests
 # may run as root), no GPU, no update checks, no sync, no QUIC.
@@ -35,23 +33,9 @@ FLAGS = [
 WAIT = TIMEOUT * 1000  # milliseconds: the bound of every wait in the browser
 
 
-def find_chromium() -> str:
-    """Find Chromium; skip the test without it, or fail it when CI is set."""
-    path = shutil.which("chromium")
-    if path is None:
-        reason = (
-            "chromium isn't on PATH; `python3 tasks.py test` installs it "
-            "with apt-get when run as root"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    executable = find_chromium()
+    executable = need("chromium")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=executable, args=FLAGS, timeout=3 * WAIT

@@ -6,6 +6,7 @@ The ``wsroute`` command: serve an app, or show its routes.
     wsroute run examples.app:app --port 8000
     wsroute run examples.app:app --port 8000 --workers 4
     wsroute run examples.app:app --reload --debug
+    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379/0
     wsroute routes examples.app:app
     python -m wsroute --version
 
@@ -33,6 +34,7 @@ from types import FrameType
 from . import __version__
 from .app import App
 from .debug import format_routes
+from .rooms import rooms_from_url
 from .server import LOG_FORMAT
 
 __all__ = ["load_app", "main"]
@@ -198,6 +200,8 @@ def serve_command(app_name: str, args: argparse.Namespace) -> list[str]:
         command.append("--no-access-log")
     if args.debug:
         command.append("--debug")
+    if args.rooms:
+        command += ["--rooms", args.rooms]
     return command
 
 
@@ -247,6 +251,11 @@ def parser() -> argparse.ArgumentParser:
         help="log each step of each handshake; list the routes in 404 answers",
     )
     run.add_argument(
+        "--rooms",
+        metavar="URL",
+        help="where rooms live: memory:// (default) or redis://HOST:PORT/DB",
+    )
+    run.add_argument(
         "--reload",
         action="store_true",
         help="restart when a Python file under the current directory changes",
@@ -266,6 +275,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadError as exc:
         print(f"wsroute: error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "run" and args.rooms:
+        try:
+            app.rooms = rooms_from_url(args.rooms)
+        except ValueError as exc:
+            print(f"wsroute: error: {exc}", file=sys.stderr)
+            return 2
+        except ImportError:
+            print(
+                "wsroute: error: --rooms redis://... needs redis-py: "
+                "pip install 'wsroute[redis]'",
+                file=sys.stderr,
+            )
+            return 2
     if args.command == "run" and args.reload:
         if args.workers > 1:
             print("wsroute: error: --reload runs one worker", file=sys.stderr)

@@ -32,7 +32,7 @@ from . import codec
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Rooms"]
+__all__ = ["Rooms", "rooms_from_url"]
 
 
 class Rooms:
@@ -114,6 +114,18 @@ class Rooms:
         """Count the rooms that have members."""
         return len(self._members)
 
+    async def start(self) -> None:
+        """
+        Get ready to serve; a server calls it before it listens.
+
+        Rooms in one process need nothing; rooms shared with other processes,
+        such as :class:`~wsroute.redis.RedisRooms`, connect to their broker.
+
+        """
+
+    async def stop(self) -> None:
+        """Release what :meth:`start` took; a server calls it once stopped."""
+
     def publish(
         self,
         room: str,
@@ -137,6 +149,17 @@ class Rooms:
                 ``False`` to send a :class:`str` in a binary one.
 
         """
+        self.deliver(room, message, exclude=exclude, text=text)
+
+    def deliver(
+        self,
+        room: str,
+        message: Data,
+        *,
+        exclude: Connection | None = None,
+        text: bool | None = None,
+    ) -> None:
+        """Send a message to the members of a room in this process."""
         members = self._members.get(room)
         if not members:
             return
@@ -164,3 +187,26 @@ class Rooms:
 
         """
         self.publish(room, codec.encode(data), exclude=exclude, text=True)
+
+
+def rooms_from_url(url: str) -> Rooms:
+    """
+    Make the rooms that a URL names.
+
+    ``memory://`` gives rooms in this process, :class:`Rooms`; ``redis://``,
+    ``rediss://`` or ``unix://`` gives :class:`~wsroute.redis.RedisRooms`,
+    shared through that Redis.
+
+    Raises:
+        ValueError: For another scheme.
+        ImportError: For Redis, if redis-py isn't installed.
+
+    """
+    scheme = url.partition("://")[0]
+    if scheme == "memory":
+        return Rooms()
+    if scheme in {"redis", "rediss", "unix"}:
+        from .redis import RedisRooms  # needs the redis extra
+
+        return RedisRooms(url)
+    raise ValueError(f"rooms URL {url!r}: use memory:// or redis://HOST:PORT/DB")

@@ -108,14 +108,31 @@ async def serve(
 
     """
     server = create_server(app, host, port, **options)
-    for hook in app.startup_hooks:
-        await call(hook)
+    async with app_running(app), server:
+        yield server
+
+
+@asynccontextmanager
+async def app_running(app: App) -> AsyncIterator[None]:
+    """
+    Get an app ready to serve while a block runs.
+
+    Start its rooms, then run its startup hooks; on exit, run its shutdown
+    hooks, then stop its rooms. If a startup hook raises, the shutdown hooks
+    don't run, but the rooms stop.
+
+    """
+    await app.rooms.start()
     try:
-        async with server:
-            yield server
-    finally:
-        for hook in app.shutdown_hooks:
+        for hook in app.startup_hooks:
             await call(hook)
+        try:
+            yield
+        finally:
+            for hook in app.shutdown_hooks:
+                await call(hook)
+    finally:
+        await app.rooms.stop()
 
 
 def create_server(
@@ -537,9 +554,7 @@ async def serve_until_stopped(
 
     if options.get("sock") is not None:
         host = port = None
-    for hook in app.startup_hooks:
-        await call(hook)
-    try:
+    async with app_running(app):
         server = await create_server(app, host, port, **options)
         scheme = (
             "wss" if isinstance(options.get("ssl"), ssl_module.SSLContext) else "ws"
@@ -550,9 +565,6 @@ async def serve_until_stopped(
         await stop.wait()
         logger.info("Shutting down; press CTRL+C again to stop at once")
         await shut_down(server, shutdown_timeout, hurry)
-    finally:
-        for hook in app.shutdown_hooks:
-            await call(hook)
     logger.info("Stopped")
 
 

@@ -1,0 +1,246 @@
+"""Tests of wsroute.redis: rooms that span processes, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from wsroute import App, Connection, Rooms
+from wsroute.cli import main
+from wsroute.redis import RedisRooms
+from wsroute.rooms import rooms_from_url
+
+from .conftest import TIMEOUT, RedisServer, free_port, launch, serving
+
+
+def room_app(rooms: RedisRooms) -> App:
+    """An app whose clients join a room, then publish each message to it."""
+    app = App(rooms=rooms)
+
+    @app.route("/room/<name>")
+    async def room(ws: Connection, name: str) -> None:
+        ws.join(name)
+        await ws.send("joined")
+        async for message in ws:
+            if message == "json":
+                app.rooms.publish_json(name, {"from": "json"})
+            elif message == "others":
+                app.rooms.publish(name, "not to myself", exclude=ws)
+            else:
+                app.rooms.publish(name, message)
+
+    return app
+
+
+async def joined(url: str, room: str) -> ClientConnection:
+    """Connect a client to a room; return once it's in it."""
+    ws = await connect(f"{url}/room/{room}")
+    assert await ws.recv() == "joined"
+    return ws
+
+
+async def nothing_for(ws: ClientConnection, seconds: float = 0.2) -> None:
+    """Check that a client receives nothing for a while."""
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await ws.recv()
+
+
+async def wait_for(rooms: RedisRooms, connected: bool) -> None:
+    """Wait, a bounded time, until rooms are connected to Redis, or not."""
+    for _ in range(TIMEOUT * 100):
+        if rooms.connected is connected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"rooms.connected stayed {rooms.connected}")
+
+
+async def test_messages_reach_members_of_other_processes(
+    redis_server: RedisServer,
+) -> None:
+    """Members served elsewhere get each message once; other rooms nothing."""
+    a, b = (
+        room_app(RedisRooms(redis_server.url)),
+        room_app(RedisRooms(redis_server.url)),
+    )
+    async with serving(a) as url_a, serving(b) as url_b:
+        alice = await joined(url_a, "lobby")
+        bob = await joined(url_b, "lobby")
+        carol = await joined(url_b, "kitchen")
+        await bob.send("hello")
+        assert await alice.recv() == "hello"
+        assert await bob.recv() == "hello"
+        await alice.send(b"\x00\x01")
+        assert await bob.recv() == b"\x00\x01"
+        assert await alice.recv() == b"\x00\x01"  # once, not back from Redis
+        await alice.send("json")
+        assert await bob.recv() == '{"from":"json"}'
+        assert await alice.recv() == '{"from":"json"}'
+        await alice.send("others")
+        assert await bob.recv() == "not to myself"
+        await nothing_for(alice)
+        await nothing_for(carol)
+        for ws in (alice, bob, carol):
+            await ws.close()
+
+
+async def test_an_outage_keeps_rooms_local_and_ends_by_itself(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without Redis, rooms serve their process; then they span processes again."""
+    caplog.set_level(logging.WARNING, logger="wsroute.redis")
+    rooms_a = RedisRooms(redis_server.url, max_backoff=0.1)
+    rooms_b = RedisRooms(redis_server.url, max_backoff=0.1)
+    async with serving(room_app(rooms_a)) as url_a, serving(room_app(rooms_b)) as url_b:
+        alice = await joined(url_a, "lobby")
+        bob = await joined(url_b, "lobby")
+        bob_too = await joined(url_b, "lobby")
+        await bob.send("before")
+        for ws in (alice, bob, bob_too):
+            assert await ws.recv() == "before"
+
+        redis_server.stop()
+        await wait_for(rooms_a, connected=False)
+        await wait_for(rooms_b, connected=False)
+        for number in range(3):  # publishing never fails; the outage logs once
+            await bob.send(f"during {number}")
+            assert await bob.recv() == f"during {number}"
+            assert await bob_too.recv() == f"during {number}"
+        await asyncio.sleep(0.5)  # several attempts to reconnect fail meanwhile
+
+        redis_server.start()
+        await wait_for(rooms_a, connected=True)
+        await wait_for(rooms_b, connected=True)
+        await bob.send("after")
+        assert await alice.recv() == "after"  # what was published during is lost
+        await nothing_for(alice)
+        for ws in (alice, bob, bob_too):
+            await ws.close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("is unreachable" in message for message in messages) == 2
+    assert sum("is back" in message for message in messages) == 2
+
+
+async def test_a_server_starts_while_redis_is_down(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server starts without Redis, serves its members, and connects later."""
+    caplog.set_level(logging.WARNING, logger="wsroute.redis")
+    redis_server.stop()
+    rooms = RedisRooms(redis_server.url, max_backoff=0.1)
+    async with serving(room_app(rooms)) as url:
+        assert rooms.connected is False
+        alice = await joined(url, "lobby")
+        await alice.send("alone")
+        assert await alice.recv() == "alone"
+        redis_server.start()
+        await wait_for(rooms, connected=True)
+        await alice.close()
+    assert "is unreachable" in caplog.text
+
+
+async def test_two_servers_of_one_app_share_the_connection(
+    redis_server: RedisServer,
+) -> None:
+    """Rooms connect once per process, however many servers serve the app."""
+    rooms = RedisRooms(redis_server.url)
+    app = room_app(rooms)
+    async with serving(app) as url_a:
+        async with serving(app) as url_b:
+            alice = await joined(url_a, "lobby")
+            bob = await joined(url_b, "lobby")
+            await alice.send("hello")
+            assert await bob.recv() == "hello"
+            assert await alice.recv() == "hello"
+            await alice.close()
+            await bob.close()
+        assert rooms.connected
+    assert not rooms.connected
+
+
+async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> None:
+    """With --workers 2 --rooms redis://..., a room spans both workers."""
+    port = free_port()
+    process, _ = await launch(
+        "wsroute",
+        "run",
+        "tests.redis_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--rooms",
+        redis_server.url,
+        "--no-access-log",
+        urls=2,
+    )
+    try:
+        by_worker: dict[str, ClientConnection] = {}
+        others = []
+        for _ in range(30):  # the kernel spreads connections among workers
+            ws = await connect(f"ws://127.0.0.1:{port}/room/lobby")
+            pid = str(await ws.recv()).removeprefix("joined ")
+            if pid in by_worker:
+                others.append(ws)
+            else:
+                by_worker[pid] = ws
+            if len(by_worker) == 2:
+                break
+        first, second = by_worker.values()
+        await first.send("across workers")
+        assert await second.recv() == "across workers"
+        assert await first.recv() == "across workers"
+        for ws in [first, second, *others]:
+            await ws.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            assert await process.wait() == 0
+
+
+def test_the_command_checks_the_rooms_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong rooms URL, or Redis rooms without redis-py: one line, exit 2."""
+    assert main(["run", "tests.redis_app:app", "--rooms", "mqtt://broker"]) == 2
+    assert capsys.readouterr().err == (
+        "wsroute: error: rooms URL 'mqtt://broker': "
+        "use memory:// or redis://HOST:PORT/DB\n"
+    )
+    monkeypatch.setitem(sys.modules, "wsroute.redis", None)  # import fails
+    assert main(["run", "tests.redis_app:app", "--rooms", "redis://x"]) == 2
+    assert capsys.readouterr().err == (
+        "wsroute: error: --rooms redis://... needs redis-py: "
+        "pip install 'wsroute[redis]'\n"
+    )
+
+
+def test_rooms_from_url() -> None:
+    """memory:// gives rooms in this process, redis:// Redis rooms."""
+    assert type(rooms_from_url("memory://")) is Rooms
+    rooms = rooms_from_url("redis://127.0.0.1:6379/1")
+    assert isinstance(rooms, RedisRooms)
+    assert repr(rooms) == "RedisRooms('redis://127.0.0.1:6379/1')"
+
+
+async def test_a_backlog_for_redis_is_bounded(redis_server: RedisServer) -> None:
+    """Beyond max_pending messages waiting for Redis, they stay in the process."""
+    sender = RedisRooms(redis_server.url, max_pending=0)
+    async with (
+        serving(room_app(sender)) as url_a,
+        serving(room_app(RedisRooms(redis_server.url))) as url_b,
+    ):
+        alice = await joined(url_a, "lobby")
+        bob = await joined(url_b, "lobby")
+        await alice.send("local only")
+        assert await alice.recv() == "local only"
+        await nothing_for(bob)
+        await alice.close()
+        await bob.close()
