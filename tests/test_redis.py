@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -244,3 +245,58 @@ async def test_a_backlog_for_redis_is_bounded(redis_server: RedisServer) -> None
         await nothing_for(bob)
         await alice.close()
         await bob.close()
+
+
+async def test_the_chat_example_with_workers_and_redis(
+    redis_server: RedisServer,
+) -> None:
+    """The chat runs with --workers 2 --rooms redis://...: everyone hears all."""
+    port = free_port()
+    process, _ = await launch(
+        "wsroute",
+        "run",
+        "examples.chat:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--rooms",
+        redis_server.url,
+        "--no-access-log",
+        urls=2,
+    )
+    try:
+        clients = []
+        for number in range(6):  # spread among the workers by the kernel
+            name = f"user{number}"
+            ws = await connect(f"ws://127.0.0.1:{port}/chat/lobby?name={name}")
+            await next_event(ws, "join", name)  # then it's in the room
+            clients.append(ws)
+        await clients[0].send("Hello, all!")
+        for client in clients:  # after join events, which may come late
+            event = await next_event(client, "message", "user0")
+            assert event["text"] == "Hello, all!"
+        for client in clients:
+            await client.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            assert await process.wait() == 0
+
+
+async def next_event(ws: ClientConnection, kind: str, user: str) -> dict[str, str]:
+    """
+    Read a chat client's events until one of a kind from a user; return it.
+
+    Events from other processes come through Redis, so they may reach a
+    client after those of its own process: a client may hear of someone who
+    joined before it, for example.
+
+    """
+    for _ in range(20):
+        event: dict[str, str] = json.loads(await ws.recv())
+        if event["type"] == kind and event["user"] == user:
+            return event
+    raise AssertionError(f"no {kind} event from {user}")
