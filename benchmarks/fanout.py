@@ -4,16 +4,19 @@ Fan-out: one message to every member of a room, wsroute's rooms against raw.
 
     python benchmarks/fanout.py [--members 1000] [--messages 50] [--rounds 3]
 
-Both servers keep ``--members`` connections in a room and send each message
+The servers keep ``--members`` connections in a room and send each message
 that a publisher sends to all of them. The raw one is websockets with a set
-of connections and :func:`~websockets.asyncio.server.broadcast`; the other is
-wsroute with ``ws.join()`` and ``app.rooms.publish()``. Each runs in its own
-process, pinned to core 0; the members and the publisher share one process,
-pinned to core 1. The publisher sends a message once every member received
-the previous one. The table gives, for the median round, the server's CPU
-time per published message, read from /proc (so Linux only), and the time
-from sending a message to its arrival at the last member, which includes the
-members' own work on one core.
+of connections and :func:`~websockets.asyncio.server.broadcast`; ``wsroute``
+is wsroute with ``ws.join()`` and ``app.rooms.publish()``, in one process;
+``wsroute+redis`` is two wsroute processes with half the members each,
+sharing the room through a ``redis-server`` that the script starts (it's
+left out if there's none on PATH). Servers run pinned to core 0; the members
+and the publisher share one process, pinned to core 1. The publisher sends a
+message once every member received the previous one. The table gives, for
+the median round, the servers' CPU time per published message (Redis's
+included), read from /proc (so Linux only), and the time from sending a
+message to its arrival at the last member, which includes the members' own
+work on one core.
 
 """
 
@@ -21,9 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 from harness import (
     cpu_seconds,
@@ -34,7 +42,7 @@ from harness import (
 )
 
 HOST = "127.0.0.1"
-SERVERS = ["raw", "wsroute"]
+SERVERS = ["raw", "wsroute", "wsroute+redis"]
 
 
 async def serve(kind: str) -> None:
@@ -61,7 +69,10 @@ async def serve(kind: str) -> None:
 
         server = websockets_serve(handler, HOST, 0, compression=None)
     else:
-        app = App()
+        from wsroute.redis import RedisRooms
+
+        _, _, url = kind.partition(":")  # wsroute or redis:URL
+        app = App(rooms=RedisRooms(url) if url else None)
 
         @app.route("/room")
         async def room(ws: Connection) -> None:
@@ -78,12 +89,12 @@ async def serve(kind: str) -> None:
     await serve_until_terminated(server)
 
 
-async def load(port: int, pid: int, members: int, messages: int) -> None:
+async def load(ports: list[int], pids: list[int], members: int, messages: int) -> None:
     """
-    Publish messages to connected members.
+    Publish messages to members connected to servers on ``ports``.
 
     Print the median time to deliver a message to all of them, and the CPU
-    time the server (process ``pid``) spent per message.
+    time that processes ``pids`` spent per message.
 
     """
     from websockets.asyncio.client import ClientConnection, connect
@@ -99,13 +110,16 @@ async def load(port: int, pid: int, members: int, messages: int) -> None:
                 everyone.set()
 
     connections = []
-    for _ in range(members):  # one at a time: no handshake storm
+    for number in range(members):  # one at a time: no handshake storm
+        port = ports[number % len(ports)]
         connections.append(await connect(f"ws://{HOST}:{port}/room", compression=None))
     readers = [asyncio.create_task(member(ws)) for ws in connections]
     delivery = []
-    async with connect(f"ws://{HOST}:{port}/publish", compression=None) as publisher:
+    async with connect(
+        f"ws://{HOST}:{ports[0]}/publish", compression=None
+    ) as publisher:
         await asyncio.sleep(0.5)  # let the server's handlers join the room
-        before = cpu_seconds(pid)
+        before = sum(map(cpu_seconds, pids))
         for number in range(messages):
             received = 0
             everyone.clear()
@@ -114,17 +128,56 @@ async def load(port: int, pid: int, members: int, messages: int) -> None:
             async with asyncio.timeout(10):
                 await everyone.wait()
             delivery.append(time.perf_counter() - start)
-        cost = (cpu_seconds(pid) - before) / messages
+        cost = (sum(map(cpu_seconds, pids)) - before) / messages
     for ws in connections:
         await ws.close()
     await asyncio.gather(*readers)
     print(statistics.median(delivery), cost, flush=True)
 
 
+@contextmanager
+def redis_server() -> Iterator[tuple[int, int]]:
+    """Run redis-server on a free port, pinned to core 0; yield pid and port."""
+    with socket.create_server((HOST, 0)) as probe:
+        port = probe.getsockname()[1]
+    command = ["taskset", "-c", "0", "redis-server", "--port", str(port)]
+    command += ["--bind", HOST, "--save", "", "--appendonly", "no"]
+    redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            try:
+                socket.create_connection((HOST, port), 1).close()
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.01)
+        yield redis.pid, port
+    finally:
+        redis.terminate()
+        redis.wait()
+
+
 def measure(kind: str, members: int, messages: int) -> tuple[float, float]:
     """Run one round; return seconds to deliver and server µs per publish."""
-    with server_process(__file__, kind) as (pid, port):
-        output = load_output(__file__, port, str(pid), str(members), str(messages))
+    with ExitStack() as stack:
+        if kind == "wsroute+redis":
+            redis = stack.enter_context(redis_server())
+            url = f"redis://{HOST}:{redis[1]}/0"
+            servers = [
+                stack.enter_context(server_process(__file__, f"redis:{url}"))
+                for _ in range(2)
+            ]
+            pids = [redis[0]] + [pid for pid, _ in servers]
+            ports = [port for _, port in servers]
+        else:
+            pid, port = stack.enter_context(server_process(__file__, kind))
+            pids, ports = [pid], [port]
+        output = load_output(
+            __file__,
+            ",".join(map(str, ports)),
+            ",".join(map(str, pids)),
+            str(members),
+            str(messages),
+        )
     seconds, cost = output.split()
     return float(seconds), float(cost) * 1e6
 
@@ -143,14 +196,22 @@ def main() -> None:
         return
     if args.load:
         pin(1)
-        port, pid, members, messages = map(int, args.load)
-        asyncio.run(load(port, pid, members, messages))
+        ports, pids, members, messages = args.load
+        asyncio.run(
+            load(
+                [int(port) for port in ports.split(",")],
+                [int(pid) for pid in pids.split(",")],
+                int(members),
+                int(messages),
+            )
+        )
         return
 
-    times: dict[str, list[float]] = {kind: [] for kind in SERVERS}
-    costs: dict[str, list[float]] = {kind: [] for kind in SERVERS}
+    servers = SERVERS if shutil.which("redis-server") else SERVERS[:2]
+    times: dict[str, list[float]] = {kind: [] for kind in servers}
+    costs: dict[str, list[float]] = {kind: [] for kind in servers}
     for round_number in range(args.rounds):
-        for kind in SERVERS:
+        for kind in servers:
             seconds, cost = measure(kind, args.members, args.messages)
             times[kind].append(seconds)
             costs[kind].append(cost)
@@ -165,7 +226,7 @@ def main() -> None:
         "server CPU per message | ratio of speed to raw |"
     )
     print("|---|---:|---:|---:|")
-    for kind in SERVERS:
+    for kind in servers:
         seconds, cost = statistics.median(times[kind]), statistics.median(costs[kind])
         print(
             f"| {kind} | {seconds * 1e3:.1f} ms | {cost:.0f} µs "
