@@ -38,4 +38,8 @@ if __name__ == "__main__":
         options["sock"] = socket.create_server(("127.0.0.1", 0))
     if "--behind-proxy" in sys.argv:
         options.update(ssl=True, server_name="public.example")
-    app.run("127.0.0.1", 0, **options)
+    port = 0
+    if "--workers" in sys.argv:  # --workers N PORT
+        index = sys.argv.index("--workers")
+        options["workers"], port = int(sys.argv[index + 1]), int(sys.argv[index + 2])
+    app.run("127.0.0.1", port, **options)

@@ -287,6 +287,8 @@ async def test_reload(tmp_path: Path) -> None:
         "--reload",
         "--no-access-log",
         "--debug",
+        "--rooms",
+        "memory://",
         cwd=tmp_path,
     )
     try:

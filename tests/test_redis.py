@@ -196,8 +196,9 @@ async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> N
                 break
         first, second = by_worker.values()
         await first.send("across workers")
-        assert await second.recv() == "across workers"
-        assert await first.recv() == "across workers"
+        async with asyncio.timeout(TIMEOUT):
+            assert await second.recv() == "across workers"
+            assert await first.recv() == "across workers"
         for ws in [first, second, *others]:
             await ws.close()
     finally:

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosedOK
 from wsroute import App
 from wsroute.server import address
 
-from .conftest import TIMEOUT, launch, port_of
+from .conftest import TIMEOUT, free_port, launch, port_of
 
 RUN_APP = "tests.run_app"
 
@@ -138,3 +138,24 @@ async def test_address_describes_where_a_server_listens(tmp_path: Path) -> None:
     path = str(tmp_path / "app.sock")
     async with app.serve(unix=True, path=path) as server:
         assert address(server, None, "ws") == f"unix:{path}"
+
+
+async def test_workers_serve_one_port_and_stop_together() -> None:
+    """app.run(workers=2) forks two workers on one port; SIGTERM stops both."""
+    port = free_port()
+    process, urls = await launch(RUN_APP, "5", "--workers", "2", str(port), urls=2)
+    assert urls == [f"ws://127.0.0.1:{port}"] * 2
+    for _ in range(4):
+        async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+    process.send_signal(signal.SIGTERM)
+    log = await finish(process)
+    assert log.count("Stopped") == 2
+    assert log.count("resource closed") == 2  # each worker runs the hooks
+
+
+def test_workers_need_a_fixed_port() -> None:
+    """Workers that would each pick a free port are refused."""
+    with pytest.raises(ValueError, match="workers share a port"):
+        App().run("127.0.0.1", 0, workers=2)

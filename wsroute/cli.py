@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -91,53 +90,6 @@ def load_app(name: str) -> App:
 
 # A dotted module name, such as myproject.app.
 MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-
-def run_workers(app_name: str, args: argparse.Namespace) -> int:
-    """
-    Run ``args.workers`` processes that share the port, until one stops.
-
-    Each worker is ``wsroute run`` with one worker, binding the port with
-    ``SO_REUSEPORT`` so that the kernel spreads connections among them. It's
-    in a process group of its own, so that a Ctrl-C in the terminal reaches
-    it once, through this process: SIGINT and SIGTERM are passed on, and each
-    worker shuts down as :func:`~wsroute.server.run` does. When a worker
-    exits on its own, the others are stopped too.
-
-    Returns:
-        0 if every worker exited cleanly, else the failure of the worker that
-        exited first, or of the first one that didn't exit cleanly, as a
-        shell reports it: 128 + N for a worker killed by signal N.
-
-    """
-    command = [*serve_command(app_name, args), "--reuse-port"]
-    processes = [
-        subprocess.Popen(command, process_group=0) for _ in range(args.workers)
-    ]
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None = None) -> None:
-        nonlocal stopping
-        stopping = True
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    first_to_exit: list[subprocess.Popen[bytes]] = []
-    while running := [process for process in processes if process.poll() is None]:
-        if len(running) < len(processes) and not stopping:
-            first_to_exit = [p for p in processes if p not in running][:1]
-            logger.error("A worker exited; stopping the others")
-            stop(signal.SIGTERM)
-        time.sleep(0.1)
-    status = 0
-    for process in first_to_exit + processes:  # its failure first, not ours
-        code = process.returncode
-        if code != 0 and status == 0:
-            status = 128 - code if code < 0 else code
-    return status
 
 
 def run_reloading(app_name: str, args: argparse.Namespace) -> int:
@@ -260,7 +212,6 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="restart when a Python file under the current directory changes",
     )
-    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     routes = commands.add_parser("routes", help="print the route table of an app")
     routes.add_argument("app", help=APP_HELP)
@@ -275,7 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadError as exc:
         print(f"wsroute: error: {exc}", file=sys.stderr)
         return 2
-    if args.command == "run" and args.rooms:
+    if args.command == "routes":
+        print(format_routes(app))
+        return 0
+    if args.rooms:
         try:
             app.rooms = rooms_from_url(args.rooms)
         except ValueError as exc:
@@ -288,22 +242,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    if args.command == "run" and args.reload:
-        if args.workers > 1:
-            print("wsroute: error: --reload runs one worker", file=sys.stderr)
-            return 2
+    if args.workers > 1 and args.reload:
+        print("wsroute: error: --reload runs one worker", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.port == 0:
+        print("wsroute: error: --workers needs a fixed --port", file=sys.stderr)
+        return 2
+    if args.reload:
         return run_reloading(args.app, args)
-    if args.command == "run" and args.workers > 1:
-        if args.port == 0:
-            print("wsroute: error: --workers needs a fixed --port", file=sys.stderr)
-            return 2
-        return run_workers(args.app, args)
-    if args.command == "routes":
-        print(format_routes(app))
-    else:
-        options = {"reuse_port": True} if args.reuse_port else {}
-        log_level = getattr(logging, args.log_level.upper())
-        if args.no_access_log:
-            logging.getLogger("wsroute.access").disabled = True
-        app.run(args.host, args.port, log_level=log_level, debug=args.debug, **options)
+    if args.no_access_log:
+        logging.getLogger("wsroute.access").disabled = True
+    app.run(
+        args.host,
+        args.port,
+        workers=args.workers,
+        log_level=getattr(logging, args.log_level.upper()),
+        debug=args.debug,
+    )
     return 0

@@ -83,8 +83,10 @@ class RedisRooms(Rooms):
         self.prefix = prefix
         self.max_pending = max_pending
         self.max_backoff = max_backoff
-        #: Marks what this process publishes, so that it ignores its own.
-        self.origin = uuid.uuid4().bytes
+        #: Marks what this process publishes, so that it ignores its own;
+        #: drawn when it starts, in the process that serves, as forked
+        #: workers share what their parent made.
+        self.origin = b""
         #: Whether the subscription is up, as far as this process knows.
         self.connected = False
         self._servers = 0
@@ -129,6 +131,7 @@ class RedisRooms(Rooms):
         self._servers += 1
         if self._servers > 1:
             return
+        self.origin = uuid.uuid4().bytes
         # One retry: it replaces a connection that broke while idle, as when
         # Redis restarted, and lets an outage show, to be logged once.
         client = aioredis.Redis.from_url(

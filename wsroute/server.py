@@ -61,6 +61,7 @@ from .handshake import (
 from .http import wants_upgrade
 from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
 from .routing import Router, describe
+from .workers import run_workers
 
 if TYPE_CHECKING:
     from .app import App
@@ -490,6 +491,7 @@ def run(
     host: str | None = "localhost",
     port: int | None = 8000,
     *,
+    workers: int = 1,
     shutdown_timeout: float = 10,
     log_level: int | str = logging.INFO,
     **options: Any,
@@ -517,6 +519,9 @@ def run(
         app: The app to serve.
         host: Network interfaces to listen on; ignored with ``sock=...``.
         port: TCP port to listen on, 0 for a free one; ignored with ``sock=...``.
+        workers: How many processes serve the app, sharing the port; see
+            :mod:`wsroute.workers`. When one of them fails, :func:`run`
+            raises :exc:`SystemExit` with its exit status.
         shutdown_timeout: How long to wait for handlers when stopping, then
             again for cancelled handlers to finish.
         log_level: Level of the logging set up for the program, if any.
@@ -529,7 +534,19 @@ def run(
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # wsroute's access log says what websockets' INFO lines say.
             logging.getLogger("websockets").setLevel(logging.WARNING)
-    asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
+    if workers == 1:
+        asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
+        return
+    if not port or options.get("sock") is not None:
+        raise ValueError("workers share a port: give one, not 0 nor a socket")
+    options["reuse_port"] = True
+
+    def serve() -> None:
+        asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
+
+    status = run_workers(workers, serve)
+    if status != 0:
+        raise SystemExit(status)
 
 
 async def serve_until_stopped(

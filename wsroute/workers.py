@@ -1,0 +1,106 @@
+"""
+Workers: several processes that serve one app on one port.
+
+``app.run(workers=4)`` or ``wsroute run app:app --workers 4`` forks four
+processes once the app is imported. Each one serves the app on the same port,
+which it binds with ``SO_REUSEPORT``, so that the kernel spreads connections
+among them; the first process only watches over them:
+
+* it passes SIGINT and SIGTERM on, once: each worker is in a process group of
+  its own, so that a Ctrl-C in the terminal reaches it through the first
+  process only, and shuts down as :func:`~wsroute.server.run` does;
+* when a worker exits on its own, it stops the others, so that a process
+  manager sees the service fail, and restarts it whole.
+
+Workers share no memory: share rooms through Redis (see
+:mod:`wsroute.redis`), and anything else through a database.
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import NoReturn
+
+__all__ = ["run_workers"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_workers(count: int, serve: Callable[[], None]) -> int:
+    """
+    Call ``serve`` in ``count`` forked processes; wait until they all exit.
+
+    Returns:
+        0 if every worker exited cleanly, else the failure of the worker
+        that exited first, or of the first one that didn't exit cleanly, as
+        a shell reports it: 128 + N for a worker killed by signal N.
+
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    running = {fork(serve) for _ in range(count)}
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(running):
+            with contextlib.suppress(ProcessLookupError):  # exiting already
+                os.kill(pid, signum)
+
+    handlers = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    status = 0
+    try:
+        while running:
+            pid, wait_status = os.waitpid(-1, 0)  # resumes after a signal
+            if pid not in running:  # pragma: no cover (a child of the app's)
+                continue
+            running.remove(pid)
+            code = os.waitstatus_to_exitcode(wait_status)
+            if code != 0 and status == 0:
+                status = 128 - code if code < 0 else code
+            if not stopping:
+                logger.error("A worker exited; stopping the others")
+                stop(signal.SIGTERM)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return status
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def fork(serve: Callable[[], None]) -> int:
+    """Call ``serve`` in a child process; return its pid."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (in the worker, as below)
+        serve_then_exit(serve)
+    return pid
+
+
+# The tests of workers run this, in forked processes that exit with os._exit,
+# which keeps coverage from saving what it measured there.
+def serve_then_exit(serve: Callable[[], None]) -> NoReturn:  # pragma: no cover
+    """In a worker: serve, then exit with a status that tells how it went."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # signals from the terminal go to the parent only
+        serve()
+        code = 0
+    except SystemExit as exc:  # such as sys.exit(3) in a startup hook
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # not the parent's cleanup: it's the parent's
