@@ -29,7 +29,7 @@ without waiting, skipping any member too slow to keep up (see
 Open http://localhost:8000/ in a browser for a page that chats, from the
 same server. With several processes, share the rooms through Redis::
 
-    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379/0
+    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379
 
 """
 

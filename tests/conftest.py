@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,16 @@ class RedisServer:
             except ConnectionRefusedError:
                 time.sleep(0.01)
         raise AssertionError("redis-server didn't start")
+
+    def freeze(self) -> None:
+        """Stop Redis from answering, with connections left open (SIGSTOP)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let Redis answer again (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop Redis, if it runs."""

@@ -7,6 +7,8 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -32,6 +34,9 @@ def room_app(rooms: RedisRooms) -> App:
                 app.rooms.publish_json(name, {"from": "json"})
             elif message == "others":
                 app.rooms.publish(name, "not to myself", exclude=ws)
+            elif message == "burst":  # sent to Redis in one round trip
+                for number in range(3):
+                    app.rooms.publish(name, f"burst {number}")
             else:
                 app.rooms.publish(name, message)
 
@@ -84,6 +89,10 @@ async def test_messages_reach_members_of_other_processes(
         assert await alice.recv() == '{"from":"json"}'
         await alice.send("others")
         assert await bob.recv() == "not to myself"
+        await alice.send("burst")
+        for number in range(3):
+            assert await bob.recv() == f"burst {number}"
+            assert await alice.recv() == f"burst {number}"
         await nothing_for(alice)
         await nothing_for(carol)
         for ws in (alice, bob, carol):
@@ -164,13 +173,19 @@ async def test_two_servers_of_one_app_share_the_connection(
     assert not rooms.connected
 
 
-async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> None:
-    """With --workers 2 --rooms redis://..., a room spans both workers."""
+@asynccontextmanager
+async def two_workers(app: str, redis_server: RedisServer) -> AsyncIterator[int]:
+    """
+    Serve an app with two workers sharing rooms through Redis; yield the port.
+
+    Then stop them, and check that they stop cleanly.
+
+    """
     port = free_port()
     process, _ = await launch(
         "wsroute",
         "run",
-        "tests.redis_app:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -183,6 +198,16 @@ async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> N
         urls=2,
     )
     try:
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            assert await process.wait() == 0
+
+
+async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> None:
+    """With --workers 2 --rooms redis://..., a room spans both workers."""
+    async with two_workers("tests.redis_app:app", redis_server) as port:
         by_worker: dict[str, ClientConnection] = {}
         others = []
         for _ in range(30):  # the kernel spreads connections among workers
@@ -201,10 +226,6 @@ async def test_workers_share_rooms_through_redis(redis_server: RedisServer) -> N
             assert await first.recv() == "across workers"
         for ws in [first, second, *others]:
             await ws.close()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(TIMEOUT):
-            assert await process.wait() == 0
 
 
 def test_the_command_checks_the_rooms_url(
@@ -214,7 +235,7 @@ def test_the_command_checks_the_rooms_url(
     assert main(["run", "tests.redis_app:app", "--rooms", "mqtt://broker"]) == 2
     assert capsys.readouterr().err == (
         "wsroute: error: rooms URL 'mqtt://broker': "
-        "use memory:// or redis://HOST:PORT/DB\n"
+        "use memory:// or redis://HOST:PORT\n"
     )
     monkeypatch.setitem(sys.modules, "wsroute.redis", None)  # import fails
     assert main(["run", "tests.redis_app:app", "--rooms", "redis://x"]) == 2
@@ -252,23 +273,7 @@ async def test_the_chat_example_with_workers_and_redis(
     redis_server: RedisServer,
 ) -> None:
     """The chat runs with --workers 2 --rooms redis://...: everyone hears all."""
-    port = free_port()
-    process, _ = await launch(
-        "wsroute",
-        "run",
-        "examples.chat:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--rooms",
-        redis_server.url,
-        "--no-access-log",
-        urls=2,
-    )
-    try:
+    async with two_workers("examples.chat:app", redis_server) as port:
         clients = []
         for number in range(6):  # spread among the workers by the kernel
             name = f"user{number}"
@@ -281,10 +286,6 @@ async def test_the_chat_example_with_workers_and_redis(
             assert event["text"] == "Hello, all!"
         for client in clients:
             await client.close()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(TIMEOUT):
-            assert await process.wait() == 0
 
 
 async def next_event(ws: ClientConnection, kind: str, user: str) -> dict[str, str]:
@@ -301,3 +302,69 @@ async def next_event(ws: ClientConnection, kind: str, user: str) -> dict[str, st
         if event["type"] == kind and event["user"] == user:
             return event
     raise AssertionError(f"no {kind} event from {user}")
+
+
+async def test_a_redis_that_stops_answering_is_an_outage(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A frozen Redis, which keeps connections open, is noticed, then forgotten."""
+    caplog.set_level(logging.WARNING, logger="wsroute.redis")
+    rooms = RedisRooms(redis_server.url, timeout=0.2, max_backoff=0.1)
+    async with serving(room_app(rooms)) as url:
+        alice = await joined(url, "lobby")
+        redis_server.freeze()
+        try:
+            await wait_for(rooms, connected=False)
+            await alice.send("alone")  # never waits for Redis
+            assert await alice.recv() == "alone"
+        finally:
+            redis_server.thaw()
+        await wait_for(rooms, connected=True)
+        await alice.close()
+    assert "is unreachable (no answer in 0.2 seconds)" in caplog.text
+    assert "is back" in caplog.text
+
+
+async def test_rooms_that_no_channel_can_name_stay_in_the_process(
+    redis_server: RedisServer,
+) -> None:
+    """A room name that UTF-8 can't encode reaches this process's members only."""
+    rooms = RedisRooms(redis_server.url)
+    async with (
+        serving(room_app(rooms)) as url_a,
+        serving(room_app(RedisRooms(redis_server.url))) as url_b,
+    ):
+        rooms.publish("\ud800", "nobody hears this")  # no error, no channel
+        alice = await joined(url_a, "lobby")
+        bob = await joined(url_b, "lobby")
+        await alice.send("still shared")  # Redis rooms go on working
+        assert await bob.recv() == "still shared"
+        await alice.close()
+        await bob.close()
+
+
+def test_passwords_stay_out_of_logs() -> None:
+    """The repr of Redis rooms, which logs use too, hides a password."""
+    rooms = RedisRooms("redis://user:s3cr%40t@localhost:6379/0")
+    assert repr(rooms) == "RedisRooms('redis://user:***@localhost:6379/0')"
+
+
+async def test_a_quiet_subscription_pings_redis(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When nothing is published, pings answered keep the subscription up."""
+    caplog.set_level(logging.WARNING, logger="wsroute.redis")
+    rooms = RedisRooms(redis_server.url, timeout=0.1)
+    async with serving(room_app(rooms)):
+        await asyncio.sleep(0.5)  # a few pings, all answered
+        assert rooms.connected
+    assert "unreachable" not in caplog.text
+
+
+async def test_rooms_that_fail_to_start_stop_cleanly() -> None:
+    """A URL that redis-py refuses fails the server's start, and leaks nothing."""
+    rooms = RedisRooms("nosuchscheme://localhost")
+    with pytest.raises(ValueError, match="Redis URL must specify one of"):
+        async with serving(room_app(rooms)):
+            pass  # pragma: no cover
+    assert not rooms.connected

@@ -140,8 +140,9 @@ async def test_address_describes_where_a_server_listens(tmp_path: Path) -> None:
         assert address(server, None, "ws") == f"unix:{path}"
 
 
-async def test_workers_serve_one_port_and_stop_together() -> None:
-    """app.run(workers=2) forks two workers on one port; SIGTERM stops both."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+async def test_workers_serve_one_port_and_stop_together(signum: int) -> None:
+    """app.run(workers=2) forks two workers on one port; a signal stops both."""
     port = free_port()
     process, urls = await launch(RUN_APP, "5", "--workers", "2", str(port), urls=2)
     assert urls == [f"ws://127.0.0.1:{port}"] * 2
@@ -149,7 +150,7 @@ async def test_workers_serve_one_port_and_stop_together() -> None:
         async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     log = await finish(process)
     assert log.count("Stopped") == 2
     assert log.count("resource closed") == 2  # each worker runs the hooks
@@ -159,3 +160,5 @@ def test_workers_need_a_fixed_port() -> None:
     """Workers that would each pick a free port are refused."""
     with pytest.raises(ValueError, match="workers share a port"):
         App().run("127.0.0.1", 0, workers=2)
+    with pytest.raises(ValueError, match="workers must be 1 or more, not 0"):
+        App().run("127.0.0.1", 8000, workers=0)

@@ -6,7 +6,7 @@ The ``wsroute`` command: serve an app, or show its routes.
     wsroute run examples.app:app --port 8000
     wsroute run examples.app:app --port 8000 --workers 4
     wsroute run examples.app:app --reload --debug
-    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379/0
+    wsroute run examples.chat:app --workers 2 --rooms redis://localhost:6379
     wsroute routes examples.app:app
     python -m wsroute --version
 
@@ -205,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--rooms",
         metavar="URL",
-        help="where rooms live: memory:// (default) or redis://HOST:PORT/DB",
+        help="where rooms live: memory:// (default) or redis://HOST:PORT",
     )
     run.add_argument(
         "--reload",
@@ -252,11 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_reloading(args.app, args)
     if args.no_access_log:
         logging.getLogger("wsroute.access").disabled = True
-    app.run(
-        args.host,
-        args.port,
-        workers=args.workers,
-        log_level=getattr(logging, args.log_level.upper()),
-        debug=args.debug,
-    )
+    try:
+        app.run(
+            args.host,
+            args.port,
+            workers=args.workers,
+            log_level=getattr(logging, args.log_level.upper()),
+            debug=args.debug,
+        )
+    except SystemExit as exc:  # a worker failed
+        return int(exc.code or 0)
     return 0

@@ -148,6 +148,13 @@ class Rooms:
             text: ``True`` to send UTF-8 bytes in a text message,
                 ``False`` to send a :class:`str` in a binary one.
 
+        Raises:
+            UnicodeEncodeError: If ``message`` is a :class:`str` that UTF-8
+                can't encode, such as a lone surrogate that JSON can carry,
+                as :meth:`~websockets.asyncio.connection.Connection.send`
+                does; nothing is sent then. :meth:`publish_json` escapes such
+                characters.
+
         """
         self.deliver(room, message, exclude=exclude, text=text)
 
@@ -209,4 +216,4 @@ def rooms_from_url(url: str) -> Rooms:
         from .redis import RedisRooms  # needs the redis extra
 
         return RedisRooms(url)
-    raise ValueError(f"rooms URL {url!r}: use memory:// or redis://HOST:PORT/DB")
+    raise ValueError(f"rooms URL {url!r}: use memory:// or redis://HOST:PORT")

@@ -123,8 +123,8 @@ async def app_running(app: App) -> AsyncIterator[None]:
     don't run, but the rooms stop.
 
     """
-    await app.rooms.start()
     try:
+        await app.rooms.start()
         for hook in app.startup_hooks:
             await call(hook)
         try:
@@ -537,6 +537,8 @@ def run(
     if workers == 1:
         asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
         return
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
     if not port or options.get("sock") is not None:
         raise ValueError("workers share a port: give one, not 0 nor a socket")
     options["reuse_port"] = True

@@ -38,45 +38,58 @@ def run_workers(count: int, serve: Callable[[], None]) -> int:
     """
     Call ``serve`` in ``count`` forked processes; wait until they all exit.
 
+    SIGINT and SIGTERM are passed on to the workers; so is SIGHUP, as SIGTERM,
+    since it means that the terminal closed, and the workers, which don't get
+    it, would outlive the process otherwise.
+
     Returns:
-        0 if every worker exited cleanly, else the failure of the worker
-        that exited first, or of the first one that didn't exit cleanly, as
-        a shell reports it: 128 + N for a worker killed by signal N.
+        0 if every worker exited cleanly, or was stopped by a signal passed
+        on; else the exit status of the worker that failed first, or 128 + N
+        if signal N killed it, as a shell reports it. A worker that exits on
+        its own, while no signal stopped it, has failed, even with status 0.
 
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    running = {fork(serve) for _ in range(count)}
     stopping = False
+    running: set[int] = set()
 
     def stop(signum: int, frame: FrameType | None = None) -> None:
         nonlocal stopping
         stopping = True
+        forwarded = signal.SIGTERM if signum == signal.SIGHUP else signum
         for pid in list(running):
             with contextlib.suppress(ProcessLookupError):  # exiting already
-                os.kill(pid, signum)
+                os.kill(pid, forwarded)
 
+    # Hold stop signals until the handlers are in place, in this process
+    # and, as the mask is inherited, in each worker until it unblocks them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     handlers = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     status = 0
     try:
+        running.update(fork(serve) for _ in range(count))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         while running:
             pid, wait_status = os.waitpid(-1, 0)  # resumes after a signal
             if pid not in running:  # pragma: no cover (a child of the app's)
                 continue
             running.remove(pid)
             code = os.waitstatus_to_exitcode(wait_status)
-            if code != 0 and status == 0:
-                status = 128 - code if code < 0 else code
             if not stopping:
                 logger.error("A worker exited; stopping the others")
+                status = status or code or 1
                 stop(signal.SIGTERM)
+            elif code > 0:  # a failure, not a signal it was stopped with
+                status = status or code
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    return status
+    return 128 - status if status < 0 else status
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def fork(serve: Callable[[], None]) -> int:
@@ -94,6 +107,11 @@ def serve_then_exit(serve: Callable[[], None]) -> NoReturn:  # pragma: no cover
     code = 1
     try:
         os.setpgid(0, 0)  # signals from the terminal go to the parent only
+        # Not the parent's handlers: the server installs its own.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         serve()
         code = 0
     except SystemExit as exc:  # such as sys.exit(3) in a startup hook
@@ -103,4 +121,4 @@ def serve_then_exit(serve: Callable[[], None]) -> NoReturn:  # pragma: no cover
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)  # not the parent's cleanup: it's the parent's
+        os._exit(code if 0 <= code <= 255 else 1)  # not the parent's cleanup
