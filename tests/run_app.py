@@ -15,6 +15,11 @@ app.on_startup(lambda: logging.getLogger("run_app").info("resource opened"))
 app.on_shutdown(lambda: logging.getLogger("run_app").info("resource closed"))
 
 
+@app.route("/loop")
+async def loop(ws: Connection) -> None:
+    await ws.send(type(asyncio.get_running_loop()).__module__)
+
+
 @app.route("/stuck")
 async def stuck(ws: Connection) -> None:
     await ws.send("stuck")
@@ -39,6 +44,8 @@ if __name__ == "__main__":
     if "--behind-proxy" in sys.argv:
         options.update(ssl=True, server_name="public.example")
     port = 0
+    if "--uvloop" in sys.argv:
+        options["loop"] = "uvloop"
     if "--workers" in sys.argv:  # --workers N PORT
         index = sys.argv.index("--workers")
         options["workers"], port = int(sys.argv[index + 1]), int(sys.argv[index + 2])

@@ -370,3 +370,14 @@ async def test_reload_stops_while_restarting(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)  # while the old server stops
             assert await process.wait() == 0
     assert b"Running on" not in await process.stderr.read()
+
+
+def test_uvloop_needs_the_extra(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without uvloop, --loop uvloop says how to install it."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails
+    assert main(["run", "examples.app:app", "--loop", "uvloop"]) == 2
+    assert capsys.readouterr().err == (
+        "wsroute: error: loop='uvloop' needs uvloop: pip install 'wsroute[uvloop]'\n"
+    )

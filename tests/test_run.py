@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -162,3 +163,21 @@ def test_workers_need_a_fixed_port() -> None:
         App().run("127.0.0.1", 0, workers=2)
     with pytest.raises(ValueError, match="workers must be 1 or more, not 0"):
         App().run("127.0.0.1", 8000, workers=0)
+
+
+async def test_uvloop() -> None:
+    """app.run(loop="uvloop") serves on uvloop's event loop."""
+    async with running(5, "--uvloop") as (process, url):
+        async with connect(f"{url}/loop") as ws:
+            assert await ws.recv() == "uvloop"
+        process.send_signal(signal.SIGTERM)
+        await finish(process)
+
+
+def test_event_loops_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown loop, or uvloop when it's missing, is refused at once."""
+    with pytest.raises(ValueError, match="loop must be 'asyncio' or 'uvloop'"):
+        App().run(loop="trio")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails
+    with pytest.raises(ImportError, match=r"pip install 'wsroute\[uvloop\]'"):
+        App().run(loop="uvloop")

@@ -154,6 +154,7 @@ def serve_command(app_name: str, args: argparse.Namespace) -> list[str]:
         command.append("--debug")
     if args.rooms:
         command += ["--rooms", args.rooms]
+    command += ["--loop", args.loop]
     return command
 
 
@@ -201,6 +202,12 @@ def parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         help="log each step of each handshake; list the routes in 404 answers",
+    )
+    run.add_argument(
+        "--loop",
+        default="asyncio",
+        choices=["asyncio", "uvloop"],
+        help="event loop (default: asyncio); uvloop needs wsroute[uvloop]",
     )
     run.add_argument(
         "--rooms",
@@ -257,9 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host,
             args.port,
             workers=args.workers,
+            loop=args.loop,
             log_level=getattr(logging, args.log_level.upper()),
             debug=args.debug,
         )
+    except ImportError as exc:  # uvloop is missing
+        print(f"wsroute: error: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # a worker failed
         return int(exc.code or 0)
     return 0

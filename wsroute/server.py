@@ -492,6 +492,7 @@ def run(
     port: int | None = 8000,
     *,
     workers: int = 1,
+    loop: Literal["asyncio", "uvloop"] = "asyncio",
     shutdown_timeout: float = 10,
     log_level: int | str = logging.INFO,
     **options: Any,
@@ -522,33 +523,70 @@ def run(
         workers: How many processes serve the app, sharing the port; see
             :mod:`wsroute.workers`. When one of them fails, :func:`run`
             raises :exc:`SystemExit` with its exit status.
+        loop: The event loop: asyncio's own, or ``"uvloop"``, which needs the
+            ``uvloop`` extra: ``pip install 'wsroute[uvloop]'``.
         shutdown_timeout: How long to wait for handlers when stopping, then
             again for cancelled handlers to finish.
         log_level: Level of the logging set up for the program, if any.
         options: Any option of :func:`serve`, such as ``debug=True`` to
             see each step of each handshake (see :mod:`wsroute.debug`).
 
+    Raises:
+        ImportError: If ``loop`` is ``"uvloop"`` and uvloop isn't installed.
+        ValueError: For another ``loop``, fewer than one worker, or several
+            workers on port 0 or an existing socket.
+
     """
+    loop_factory = event_loop_factory(loop)
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
+    if workers > 1 and (not port or options.get("sock") is not None):
+        raise ValueError("workers share a port: give one, not 0 nor a socket")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=log_level, format=LOG_FORMAT)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # wsroute's access log says what websockets' INFO lines say.
             logging.getLogger("websockets").setLevel(logging.WARNING)
-    if workers == 1:
-        asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
-        return
-    if workers < 1:
-        raise ValueError(f"workers must be 1 or more, not {workers}")
-    if not port or options.get("sock") is not None:
-        raise ValueError("workers share a port: give one, not 0 nor a socket")
-    options["reuse_port"] = True
 
     def serve() -> None:
-        asyncio.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve_until_stopped(app, host, port, shutdown_timeout, options))
 
+    if workers == 1:
+        serve()
+        return
+    options["reuse_port"] = True
     status = run_workers(workers, serve)
     if status != 0:
         raise SystemExit(status)
+
+
+def event_loop_factory(
+    name: str,
+) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """
+    Find how to make the event loop that ``name`` names, for :func:`run`.
+
+    Returns:
+        :obj:`None` for asyncio's default loop, else a function that makes
+        a loop, such as :func:`uvloop.new_event_loop`.
+
+    Raises:
+        ImportError: If uvloop is named and not installed.
+        ValueError: For another name.
+
+    """
+    if name == "asyncio":
+        return None
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            raise ImportError(
+                "loop='uvloop' needs uvloop: pip install 'wsroute[uvloop]'"
+            ) from None
+        return uvloop.new_event_loop
+    raise ValueError(f"loop must be 'asyncio' or 'uvloop', not {name!r}")
 
 
 async def serve_until_stopped(
