@@ -60,6 +60,7 @@ from .handshake import (
 )
 from .http import wants_upgrade
 from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
+from .logs import RedactingLogger
 from .routing import Router, describe
 from .workers import run_workers
 
@@ -192,6 +193,9 @@ def create_server(
         )
     if ssl is not None and ssl is not True:
         options["ssl"] = ssl
+    # websockets' debug log shows credentials; keep them out.
+    logger = options.get("logger") or logging.getLogger("websockets.server")
+    options["logger"] = RedactingLogger(logger)
     router = Router(
         app.url_map,
         server_name=server_name,

@@ -1,0 +1,45 @@
+"""Tests of wsroute.logs: credentials stay out of websockets' debug log."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from websockets.typing import Subprotocol
+
+from wsroute import App, Connection
+from wsroute.testing import TestServer
+
+
+async def test_debug_lines_keep_credentials_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At DEBUG level: no query, cookie, token or first message is logged."""
+    caplog.set_level(logging.DEBUG, logger="websockets")
+    app = App()
+
+    @app.route("/echo")
+    async def echo(ws: Connection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with TestServer(app) as server:
+        async with server.connect(
+            "/echo",
+            query={"token": "query-s3cret"},
+            cookies={"session": "cookie-s3cret"},
+            headers={"Authorization": "Bearer header-s3cret"},
+            subprotocols=[Subprotocol("token.protocol-s3cret")],
+        ) as ws:
+            await ws.send('{"token": "message-s3cret"}')
+            assert await ws.recv() == '{"token": "message-s3cret"}'
+    records = [r for r in caplog.records if r.name == "websockets.server"]
+    lines = [record.getMessage() for record in records]
+    assert not any("s3cret" in line for line in lines)
+    assert "< GET /echo HTTP/1.1" in lines
+    assert "< Cookie: [redacted]" in lines
+    assert "< Authorization: [redacted]" in lines
+    assert "< Sec-WebSocket-Protocol: [redacted]" in lines
+    assert "< TEXT [27 bytes]" in lines
+    assert "> TEXT [27 bytes]" in lines
+    assert "< Host: 127.0.0.1:" + str(server.port) in lines  # others stay

@@ -1,0 +1,70 @@
+"""
+Keeping secrets out of websockets' debug log.
+
+At DEBUG level, websockets logs each request line, each header and each
+frame. Those carry credentials: a token in the query string, a ``Cookie`` or
+``Authorization`` header, a token in ``Sec-WebSocket-Protocol``, a token in a
+first message. :class:`RedactingLogger` stands between websockets and the
+logger it was given, and replaces them before they're logged; at INFO level
+and above, it costs one method call per record.
+
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from websockets.frames import Frame, Opcode
+
+__all__ = ["RedactingLogger"]
+
+SECRET_HEADERS = {
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "sec-websocket-protocol",
+    "set-cookie",
+}
+
+DATA = {Opcode.TEXT, Opcode.BINARY, Opcode.CONT}
+
+
+class RedactingLogger(logging.LoggerAdapter[Any]):
+    """
+    A logger for websockets that leaves credentials out of its debug lines.
+
+    * ``< GET /path?query HTTP/1.1``: the query is left out;
+    * ``< Cookie: ...`` and the other headers that carry credentials, both
+      ways: the value is replaced by ``[redacted]``;
+    * ``< TEXT '...' [12 bytes]`` and other data frames, both ways: the
+      contents are left out, and the opcode and the length stay.
+
+    Other records, at any level, pass unchanged.
+
+    """
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+        super().__init__(logger, {})
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log a record, once its credentials are left out."""
+        if level <= logging.DEBUG and args:
+            args = redact(msg, args)
+        # Records name websockets' line, not this one.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        self.logger.log(level, msg, *args, **kwargs)
+
+
+def redact(msg: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Leave credentials out of the arguments of a websockets debug line."""
+    if msg == "< %s %s %s":  # the request line
+        method, target, protocol = args
+        return method, target.partition("?")[0], protocol
+    if msg in ("< %s: %s", "> %s: %s") and args[0].lower() in SECRET_HEADERS:
+        return args[0], "[redacted]"
+    if msg in ("< %s", "> %s") and isinstance(args[0], Frame):
+        frame = args[0]
+        if frame.opcode in DATA:
+            return (f"{frame.opcode.name} [{len(frame.data)} bytes]",)
+    return args
