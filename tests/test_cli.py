@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -274,10 +275,11 @@ async def version(ws):
 """
 
 
-async def test_reload(tmp_path: Path) -> None:
-    """--reload restarts the server when a Python file changes."""
-    module = tmp_path / "reloaded.py"
-    module.write_text(APP_SOURCE.format(version="one"))
+async def reloading(
+    tmp_path: Path, *options: str, **process_options: Any
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Write an app in ``tmp_path``; serve it with --reload; return the URL."""
+    (tmp_path / "reloaded.py").write_text(APP_SOURCE.format(version="one"))
     process, [url] = await launch(
         "wsroute",
         "run",
@@ -285,12 +287,18 @@ async def test_reload(tmp_path: Path) -> None:
         "--port",
         "0",
         "--reload",
-        "--no-access-log",
-        "--debug",
-        "--rooms",
-        "memory://",
+        *options,
         cwd=tmp_path,
+        **process_options,
     )
+    return process, url
+
+
+async def test_reload(tmp_path: Path) -> None:
+    """--reload restarts the server when a Python file changes."""
+    module = tmp_path / "reloaded.py"
+    options = ["--no-access-log", "--debug", "--rooms", "memory://"]
+    process, url = await reloading(tmp_path, *options)
     try:
         async with connect(url) as ws:
             assert await ws.recv() == "one"
@@ -327,17 +335,8 @@ def test_reload_needs_watchfiles(
 
 async def test_reload_stops_gracefully_on_ctrl_c(tmp_path: Path) -> None:
     """A Ctrl-C in the terminal stops the server once: handlers end with 1001."""
-    (tmp_path / "reloaded.py").write_text(APP_SOURCE.format(version="one"))
-    process, [url] = await launch(
-        "wsroute",
-        "run",
-        "reloaded:app",
-        "--port",
-        "0",
-        "--reload",
-        cwd=tmp_path,
-        process_group=0,  # a terminal of its own, as a shell gives
-    )
+    # A process group of its own, as a shell gives a command it runs.
+    process, url = await reloading(tmp_path, process_group=0)
     async with connect(url) as ws:
         assert await ws.recv() == "one"
         os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does
@@ -354,11 +353,8 @@ async def test_reload_stops_gracefully_on_ctrl_c(tmp_path: Path) -> None:
 
 async def test_reload_stops_while_restarting(tmp_path: Path) -> None:
     """A signal while the server restarts stops the command: no new server."""
+    process, url = await reloading(tmp_path)
     module = tmp_path / "reloaded.py"
-    module.write_text(APP_SOURCE.format(version="one"))
-    process, [url] = await launch(
-        "wsroute", "run", "reloaded:app", "--port", "0", "--reload", cwd=tmp_path
-    )
     assert process.stderr is not None
     async with connect(url) as ws:
         assert await ws.recv() == "one"  # its handler cleans up for 0.2 s
