@@ -1,0 +1,232 @@
+"""
+The load generator of benchmarks/run.py: WebSocket clients on bare asyncio.
+
+It must be faster than the fastest server it loads, so it does the least a
+client can: it sends frames built once, masked with a fixed key, and counts
+the frames it receives without decoding them. run.py checks separately, with
+websockets' client, that each server answers correctly.
+
+Each workload runs for a warm-up period, then for the measured period, and
+returns its rate, the share of a core that this process used while
+measuring, and, for echo, the percentiles of round-trip times.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+REQUEST = (
+    "GET {path} HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n"
+)
+MASK = bytes([1, 2, 3, 4])
+# A masked close frame with code 1000.
+CLOSE = bytes([0x88, 0x82, *MASK, 0x03 ^ 1, 0xE8 ^ 2])
+TEXT, BINARY = 0x1, 0x2
+
+
+def handshake_request(path: str) -> bytes:
+    """Return the bytes of a handshake request for ``path``."""
+    return REQUEST.format(path=path).encode()
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """Return a final frame, masked with :data:`MASK`, as a client sends it."""
+    length = len(payload)
+    if length < 126:
+        header = bytes([0x80 | opcode, 0x80 | length])
+    elif length < 65536:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
+    masked = bytes(byte ^ MASK[index % 4] for index, byte in enumerate(payload))
+    return header + MASK + masked
+
+
+@dataclass
+class Tally:
+    """What the connections of one workload count, once measuring started."""
+
+    measuring: bool = False
+    running: bool = True
+    count: int = 0
+    round_trips: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """What a workload measured: the rate, the load's CPU use, percentiles."""
+
+    rate: float
+    cpu: float
+    p50: float | None = None
+    p99: float | None = None
+
+
+class EchoClient(asyncio.Protocol):
+    """
+    One connection that sends a frame, waits for its echo, and so on.
+
+    It opens the WebSocket, then sends its first frame when :meth:`start`
+    is called; each frame the server sends back, that is each complete text
+    or binary frame, counts as one round-trip and triggers the next frame.
+
+    """
+
+    def __init__(self, path: str, frame: bytes, tally: Tally) -> None:
+        self.path = path
+        self.frame = frame
+        self.tally = tally
+        self.buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.sent = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(handshake_request(self.path))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during handshake"))
+        self.closed.set_result(None)
+
+    def start(self) -> None:
+        """Send the first frame."""
+        self.sent = time.perf_counter()
+        self.transport.write(self.frame)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.opened.done():
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[:end])
+            del self.buffer[: end + 4]
+            if not head.startswith(b"HTTP/1.1 101 "):
+                self.opened.set_exception(ConnectionError(f"answer: {head!r}"))
+                return
+            self.opened.set_result(None)
+        while frame := self.next_frame():
+            if frame in (TEXT, BINARY):
+                self.received()
+
+    def next_frame(self) -> int:
+        """Remove a complete frame from the buffer; return its opcode, or 0."""
+        buffer = self.buffer
+        if len(buffer) < 2:
+            return 0
+        length, start = buffer[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(buffer[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(buffer[2:10], "big"), 10
+        if len(buffer) < start + length:
+            return 0
+        opcode = buffer[0] & 0x0F
+        del buffer[: start + length]
+        return opcode or 0x10  # a continuation frame isn't 0 here
+
+    def received(self) -> None:
+        """Count a round-trip, then send the next frame, or close if time is up."""
+        tally = self.tally
+        if tally.measuring:
+            now = time.perf_counter()
+            tally.count += 1
+            tally.round_trips.append(now - self.sent)
+        if tally.running:
+            self.start()
+        else:  # no frame in flight: the server's handler closes normally
+            self.transport.write(CLOSE)
+
+
+async def echo(
+    port: int, path: str, frame: bytes, connections: int, warmup: float, seconds: float
+) -> Result:
+    """Keep one frame in flight on each of ``connections`` connections."""
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    clients = []
+    for _ in range(connections):  # one at a time: no handshake storm
+        _, client = await loop.create_connection(
+            lambda: EchoClient(path, frame, tally), HOST, port
+        )
+        await client.opened
+        clients.append(client)
+    for client in clients:
+        client.start()
+    await asyncio.sleep(warmup)
+    tally.measuring = True
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    tally.measuring = tally.running = False
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    async with asyncio.timeout(10):  # each one closes after its last echo
+        await asyncio.gather(*(client.closed for client in clients))
+    times = sorted(tally.round_trips)
+    return Result(
+        rate=tally.count / elapsed,
+        cpu=cpu / elapsed,
+        p50=statistics.median(times) * 1e6,
+        p99=times[int(len(times) * 0.99)] * 1e6,
+    )
+
+
+async def handshake(port: int, path: str, status: int) -> None:
+    """
+    Open a connection, send a handshake request, check the answer's status.
+
+    After a 101, send a close frame and read until the server closes the
+    connection. After another status, read the body and close it.
+
+    """
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(handshake_request(path))
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 %d " % status):
+        raise ConnectionError(f"expected {status}, got {head!r}")
+    if status == 101:
+        writer.write(CLOSE)
+        await reader.read()  # the server's close frame, then EOF
+    else:
+        for line in head.lower().split(b"\r\n"):
+            if line.startswith(b"content-length:"):
+                await reader.readexactly(int(line.partition(b":")[2]))
+    writer.close()
+
+
+async def handshakes(
+    port: int, path: str, status: int, in_flight: int, warmup: float, seconds: float
+) -> Result:
+    """Open and close connections, ``in_flight`` at a time."""
+    tally = Tally()
+
+    async def worker() -> None:
+        while tally.running:
+            await handshake(port, path, status)
+            if tally.measuring:
+                tally.count += 1
+
+    workers = asyncio.gather(*(worker() for _ in range(in_flight)))
+    await asyncio.sleep(warmup)
+    tally.measuring = True
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    tally.measuring = tally.running = False
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    async with asyncio.timeout(10):
+        await workers
+    return Result(rate=tally.count / elapsed, cpu=cpu / elapsed)
