@@ -265,7 +265,9 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=3, help="per round")
     parser.add_argument("--warmup", type=float, default=1, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
