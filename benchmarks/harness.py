@@ -33,6 +33,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_bytes(pid: int) -> int:
+    """Memory a process has in RAM, its resident set size, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024  # given in KiB
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
 @contextmanager
 def server_process(
     script: str, kind: str, *args: str, env: dict[str, str] | None = None

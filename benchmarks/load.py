@@ -8,7 +8,8 @@ websockets' client, that each server answers correctly.
 
 Each workload runs for a warm-up period, then for the measured period, and
 returns its rate, the share of a core that this process used while
-measuring, and, for echo, the percentiles of round-trip times.
+measuring, and, for echo, the percentiles of round-trip times. The idle
+workload measures the server's memory for each open connection instead.
 
 """
 
@@ -18,6 +19,8 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
+
+from harness import resident_bytes
 
 HOST = "127.0.0.1"
 REQUEST = (
@@ -63,14 +66,32 @@ class Tally:
     round_trips: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Target:
+    """The server that a workload loads, and for how long."""
+
+    port: int
+    pid: int
+    warmup: float
+    seconds: float
+
+
 @dataclass
 class Result:
-    """What a workload measured: the rate, the load's CPU use, percentiles."""
+    """
+    What a workload measured.
+
+    ``rate`` is per second; ``cpu`` is the share of a core the load
+    generator used; ``p50`` and ``p99`` are percentiles of round-trip times,
+    in µs; ``memory`` is the server's memory per idle connection, in KiB.
+
+    """
 
     rate: float
     cpu: float
     p50: float | None = None
     p99: float | None = None
+    memory: float | None = None
 
 
 class EchoClient(asyncio.Protocol):
@@ -153,25 +174,16 @@ class EchoClient(asyncio.Protocol):
             self.transport.write(CLOSE)
 
 
-async def echo(
-    port: int, path: str, frame: bytes, connections: int, warmup: float, seconds: float
-) -> Result:
+async def echo(target: Target, path: str, frame: bytes, connections: int) -> Result:
     """Keep one frame in flight on each of ``connections`` connections."""
-    loop = asyncio.get_running_loop()
     tally = Tally()
-    clients = []
-    for _ in range(connections):  # one at a time: no handshake storm
-        _, client = await loop.create_connection(
-            lambda: EchoClient(path, frame, tally), HOST, port
-        )
-        await client.opened
-        clients.append(client)
+    clients = [await connect(target, path, frame, tally) for _ in range(connections)]
     for client in clients:
         client.start()
-    await asyncio.sleep(warmup)
+    await asyncio.sleep(target.warmup)
     tally.measuring = True
     cpu, start = time.process_time(), time.perf_counter()
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(target.seconds)
     tally.measuring = tally.running = False
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     async with asyncio.timeout(10):  # each one closes after its last echo
@@ -182,6 +194,45 @@ async def echo(
         cpu=cpu / elapsed,
         p50=statistics.median(times) * 1e6,
         p99=times[int(len(times) * 0.99)] * 1e6,
+    )
+
+
+async def connect(target: Target, path: str, frame: bytes, tally: Tally) -> EchoClient:
+    """Open a WebSocket connection; return it once open."""
+    _, client = await asyncio.get_running_loop().create_connection(
+        lambda: EchoClient(path, frame, tally), HOST, target.port
+    )
+    await client.opened
+    return client
+
+
+async def idle(target: Target, path: str, connections: int) -> Result:
+    """
+    Open idle connections; measure how much memory the server uses for each.
+
+    The server's resident memory is read before opening them, 50 at a time,
+    then ``target.warmup`` seconds after the last one opened.
+
+    """
+    before = resident_bytes(target.pid)
+    cpu, start = time.process_time(), time.perf_counter()
+    tally = Tally(running=False)
+    clients: list[EchoClient] = []
+    while len(clients) < connections:
+        batch = min(50, connections - len(clients))
+        opening = [connect(target, path, b"", tally) for _ in range(batch)]
+        clients += await asyncio.gather(*opening)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await asyncio.sleep(target.warmup)
+    after = resident_bytes(target.pid)
+    for client in clients:
+        client.transport.write(CLOSE)
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(client.closed for client in clients))
+    return Result(
+        rate=connections / elapsed,
+        cpu=cpu / elapsed,
+        memory=(after - before) / connections / 1024,
     )
 
 
@@ -208,23 +259,21 @@ async def handshake(port: int, path: str, status: int) -> None:
     writer.close()
 
 
-async def handshakes(
-    port: int, path: str, status: int, in_flight: int, warmup: float, seconds: float
-) -> Result:
+async def handshakes(target: Target, path: str, status: int, in_flight: int) -> Result:
     """Open and close connections, ``in_flight`` at a time."""
     tally = Tally()
 
     async def worker() -> None:
         while tally.running:
-            await handshake(port, path, status)
+            await handshake(target.port, path, status)
             if tally.measuring:
                 tally.count += 1
 
     workers = asyncio.gather(*(worker() for _ in range(in_flight)))
-    await asyncio.sleep(warmup)
+    await asyncio.sleep(target.warmup)
     tally.measuring = True
     cpu, start = time.process_time(), time.perf_counter()
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(target.seconds)
     tally.measuring = tally.running = False
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     async with asyncio.timeout(10):

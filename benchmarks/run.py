@@ -15,6 +15,13 @@ seconds, then measures for ``--seconds``. Both processes get the same
 256 KiB read buffer: otherwise a fresh process may map and unmap that buffer
 on every read until glibc's adaptive threshold rises.
 
+Some workloads replace a server with a stand-in: raw websockets, which has
+no routes, answers 404 to every request in ``not-found``; in ``json``, raw
+websockets with a hand-written dispatch loop and wsroute with a
+MessageRouter answer JSON messages, and the other servers sit it out. In
+``memory``, the load generator opens 5,000 connections and reads the
+server's resident memory before and after, from /proc.
+
 The output is a Markdown table of the medians, with their ratio to raw
 websockets, and a JSON file with every round.
 
@@ -32,7 +39,9 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,8 +51,9 @@ import servers
 from harness import cpu_seconds, load_output, pin, server_process
 
 HOST = "127.0.0.1"
-SERVERS = ["raw", "route", "wsroute", "starlette", "aiohttp", "picows"]
-CHOICES = [*SERVERS, *(f"{kind}+uvloop" for kind in SERVERS)]
+KINDS = ["raw", "route", "wsroute", "starlette", "aiohttp", "picows"]
+CHOICES = [*KINDS, *(f"{kind}+uvloop" for kind in KINDS)]
+SERVERS = [*KINDS, "wsroute+uvloop"]  # by default
 TUNABLES = "glibc.malloc.mmap_threshold=266240"  # 260 KiB
 PACKAGES = ["websockets", "werkzeug", "wsroute", "uvicorn", "starlette"]
 PACKAGES += ["aiohttp", "picows", "aiofastnet", "uvloop"]
@@ -51,79 +61,82 @@ PACKAGES += ["aiohttp", "picows", "aiofastnet", "uvloop"]
 
 @dataclass(frozen=True)
 class Workload:
-    """A workload: what the load generator does, against how many rules."""
+    """
+    What the load generator does, against how many rules, and what it reports.
+
+    ``figures`` names the fields of :class:`load.Result` that the table
+    shows. ``stand_ins`` maps a server to the one that replaces it in this
+    workload; with ``only_stand_ins``, the other servers sit it out.
+
+    """
 
     title: str
     unit: str
+    load: Callable[[load.Target], Coroutine[Any, Any, load.Result]]
     rules: int = 20
-    path: str = "/echo"
-    connections: int = 50
-    payload: bytes = b""
-    opcode: int = load.TEXT
-    status: int = 0  # for handshake workloads: the status expected
-    latency: bool = False  # report p50 and p99 rather than the rate
+    figures: tuple[str, ...] = ("rate",)
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    only_stand_ins: bool = False
 
-    async def run(self, port: int, warmup: float, seconds: float) -> load.Result:
-        """Load a server on ``port``; return what was measured."""
-        if self.status:
-            return await load.handshakes(
-                port, self.path, self.status, self.connections, warmup, seconds
-            )
-        frame = load.client_frame(self.opcode, self.payload)
-        return await load.echo(
-            port, self.path, frame, self.connections, warmup, seconds
-        )
+    def server(self, kind: str) -> str | None:
+        """Return the server that stands for ``kind``, or None to skip it."""
+        name, plus, loop = kind.partition("+")
+        if name in self.stand_ins:
+            return f"{self.stand_ins[name]}{plus}{loop}"
+        return None if self.only_stand_ins else kind
 
 
-TEXT = b"x" * 64
+TEXT = load.client_frame(load.TEXT, b"x" * 64)
+BINARY = load.client_frame(load.BINARY, bytes(16384))
+JSON = load.client_frame(load.TEXT, b'{"type": "add", "id": 1, "a": 1, "b": 2}')
 WORKLOADS = {
     "echo-text": Workload(
-        "echo, 64 B text, 50 connections", "round-trips/s", 20, payload=TEXT
+        "echo, 64 B text, 50 connections",
+        "round-trips/s",
+        partial(load.echo, path="/echo", frame=TEXT, connections=50),
     ),
     "echo-binary": Workload(
         "echo, 16 KiB binary, 50 connections",
         "round-trips/s",
-        payload=bytes(16384),
-        opcode=load.BINARY,
+        partial(load.echo, path="/echo", frame=BINARY, connections=50),
     ),
     "latency": Workload(
         "latency, 64 B text, 1 connection",
         "µs",
-        connections=1,
-        payload=TEXT,
-        latency=True,
+        partial(load.echo, path="/echo", frame=TEXT, connections=1),
+        figures=("p50", "p99"),
     ),
     "handshakes-20": Workload(
         "handshakes, /items/3, 20 rules",
         "handshakes/s",
-        path="/items/3",
-        connections=20,
-        status=101,
+        partial(load.handshakes, path="/items/3", status=101, in_flight=20),
     ),
     "handshakes-1000": Workload(
         "handshakes, /items/3, 1,000 rules",
         "handshakes/s",
+        partial(load.handshakes, path="/items/3", status=101, in_flight=20),
         rules=1000,
-        path="/items/3",
-        connections=20,
-        status=101,
     ),
     "not-found": Workload(
         "404 answers, /nowhere, 20 rules",
         "answers/s",
-        path="/nowhere",
-        connections=20,
-        status=404,
+        partial(load.handshakes, path="/nowhere", status=404, in_flight=20),
+        stand_ins={"raw": "raw-404"},  # raw websockets, answering 404 to all
+    ),
+    "json": Workload(
+        "routed JSON messages, 50 connections",
+        "round-trips/s",
+        partial(load.echo, path="/rpc", frame=JSON, connections=50),
+        stand_ins={"raw": "raw-json", "wsroute": "wsroute-json"},
+        only_stand_ins=True,  # hand-written dispatch against MessageRouter
+    ),
+    "memory": Workload(
+        "memory, 5,000 idle connections",
+        "KiB each",
+        partial(load.idle, path="/items/3", connections=5000),
+        figures=("memory",),
     ),
 }
-
-
-def server_kind(kind: str, workload: Workload) -> str:
-    """Return the server that stands for ``kind`` in ``workload``."""
-    name, plus, loop = kind.partition("+")
-    if name == "raw" and workload.status == 404:
-        return f"raw-404{plus}{loop}"  # raw websockets, answering 404 to all
-    return kind
 
 
 def environment(tunables: str) -> dict[str, str]:
@@ -136,13 +149,20 @@ def environment(tunables: str) -> dict[str, str]:
 
 
 async def check(kind: str, port: int) -> None:
-    """Check that a server answers as every server must; raise if not."""
+    """Check that a server answers as it must; raise AssertionError if not."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
-    url = f"ws://{HOST}:{port}"
+    url, name = f"ws://{HOST}:{port}", kind.partition("+")[0]
     async with asyncio.timeout(10):
-        if not kind.startswith("raw-404"):
+        if name.endswith("-json"):
+            async with connect(f"{url}/rpc", compression=None) as ws:
+                await ws.send('{"type": "add", "id": 1, "a": 1, "b": 2}')
+                reply = json.loads(await ws.recv())
+                if reply != {"id": 1, "result": 3}:
+                    raise AssertionError(f"/rpc replied {reply!r}")
+            return
+        if name != "raw-404":
             async with connect(f"{url}/echo", compression=None) as ws:
                 messages: list[str | bytes] = ["hello", bytes(range(256)) * 64]
                 for message in messages:
@@ -152,15 +172,14 @@ async def check(kind: str, port: int) -> None:
                         raise AssertionError(f"/echo sent back {echoed[:20]!r}")
             async with connect(f"{url}/items/3", compression=None):
                 pass
-        if kind.partition("+")[0] != "raw":
+        if name != "raw":  # it answers any path
             try:
                 async with connect(f"{url}/nowhere", compression=None):
                     raise AssertionError("/nowhere opened")
             except InvalidStatus as exc:
-                if exc.response.status_code != 404:
-                    raise AssertionError(
-                        f"/nowhere got {exc.response.status_code}"
-                    ) from exc
+                status = exc.response.status_code
+                if status != 404:
+                    raise AssertionError(f"/nowhere got {status}") from exc
 
 
 def check_all(kinds: list[str], env: dict[str, str]) -> None:
@@ -179,17 +198,17 @@ def measure(
     kind: str, name: str, options: argparse.Namespace, env: dict[str, str]
 ) -> dict[str, Any]:
     """Run one round of a workload against a fresh server; return the figures."""
-    workload = WORKLOADS[name]
     script = str(Path(__file__))
-    kind = server_kind(kind, workload)
     timing = [str(options.warmup), str(options.seconds)]
-    with server_process(script, kind, str(workload.rules), env=env) as (pid, port):
+    rules = str(WORKLOADS[name].rules)
+    with server_process(script, kind, rules, env=env) as (pid, port):
         before, start = cpu_seconds(pid), time.perf_counter()
         try:
             output = load_output(
                 script,
                 name,
                 port,
+                str(pid),
                 *timing,
                 env=env,
                 timeout=60 + 2 * (options.warmup + options.seconds),
@@ -208,37 +227,65 @@ def median(rounds: list[dict[str, Any]], key: str) -> float:
     return statistics.median(float(result[key]) for result in rounds)
 
 
+def cells(values: dict[str, float], kinds: list[str], spec: str) -> str:
+    """
+    Return the cells of a row: each value, and its ratio to the first one.
+
+    A server that sat a workload out gets n/a, and without the first
+    server's value there is no ratio.
+
+    """
+    reference = values.get(kinds[0])
+    texts = []
+    for kind in kinds:
+        if kind not in values:
+            texts.append("n/a")
+        elif reference is None:
+            texts.append(format(values[kind], spec))
+        else:
+            ratio = values[kind] / reference
+            texts.append(f"{values[kind]:{spec}} ({ratio:.2f})")
+    return " | ".join(texts)
+
+
 def table(results: Results, kinds: list[str]) -> list[str]:
     """
     Return the lines of a Markdown table of medians and ratios.
 
     Each cell has a median and, in parentheses, its ratio to the first
     server's. Two rows follow: the highest CPU use of the load generator
-    against each server, and each server's handshake rate with 1,000 rules as
-    a ratio of its rate with 20.
+    against each server, while it measured a rate or a latency, and each
+    server's handshake rate with 1,000 rules as a ratio of its rate with 20.
 
     """
     lines = [f"| workload | {' | '.join(kinds)} |", f"|---|{'---:|' * len(kinds)}"]
     for name, by_kind in results.items():
         workload = WORKLOADS[name]
-        for key in ["p50", "p99"] if workload.latency else ["rate"]:
-            values = [median(by_kind[kind], key) for kind in kinds]
-            title = f"{workload.title}, {key}" if workload.latency else workload.title
-            cells = [f"{value:,.0f} ({value / values[0]:.2f})" for value in values]
-            lines.append(f"| {title} ({workload.unit}) | {' | '.join(cells)} |")
-    busiest = [
-        max(result["cpu"] for rounds in results.values() for result in rounds[kind])
-        for kind in kinds
-    ]
-    cells = [f"{cpu:.0%}" for cpu in busiest]
-    lines.append(f"| load generator CPU, highest (of a core) | {' | '.join(cells)} |")
+        for key in workload.figures:
+            values = {kind: median(rounds, key) for kind, rounds in by_kind.items()}
+            title = workload.title
+            if len(workload.figures) > 1:
+                title += f", {key}"
+            row = cells(values, kinds, ".1f" if key == "memory" else ",.0f")
+            lines.append(f"| {title} ({workload.unit}) | {row} |")
+    busiest: dict[str, float] = {}
+    for name, by_kind in results.items():
+        if WORKLOADS[name].figures == ("memory",):
+            continue  # idle connections: opening them isn't what's measured
+        for kind, rounds in by_kind.items():
+            highest = max(result["cpu"] for result in rounds)
+            busiest[kind] = max(highest, busiest.get(kind, 0))
+    row = " | ".join(
+        f"{busiest[kind]:.0%}" if kind in busiest else "n/a" for kind in kinds
+    )
+    lines.append(f"| load generator CPU, highest (of a core) | {row} |")
     if "handshakes-20" in results and "handshakes-1000" in results:
         few, many = results["handshakes-20"], results["handshakes-1000"]
         ratios = [
-            median(many[kind], "rate") / median(few[kind], "rate") for kind in kinds
+            f"{median(many[kind], 'rate') / median(few[kind], 'rate'):.2f}"
+            for kind in kinds
         ]
-        cells = [f"{ratio:.2f}" for ratio in ratios]
-        lines.append(f"| handshakes, 1,000 rules / 20 rules | {' | '.join(cells)} |")
+        lines.append(f"| handshakes, 1,000 rules / 20 rules | {' | '.join(ratios)} |")
     return lines
 
 
@@ -301,7 +348,7 @@ def main() -> None:
         help="where to write every round's figures (default: %(default)s)",
     )
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=5, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve:
         pin(0)
@@ -310,39 +357,40 @@ def main() -> None:
         return
     if options.load:
         pin(1)
-        name, port, warmup, seconds = options.load
-        measured = asyncio.run(
-            WORKLOADS[name].run(int(port), float(warmup), float(seconds))
-        )
+        name, port, pid, warmup, seconds = options.load
+        target = load.Target(int(port), int(pid), float(warmup), float(seconds))
+        measured = asyncio.run(WORKLOADS[name].load(target))
         print(json.dumps(dataclasses.asdict(measured)), flush=True)
         return
 
     env = environment(options.glibc_tunables)
     kinds: list[str] = options.servers
-    check_all(kinds + ["raw-404"] * ("raw" in kinds), env)
+    # Each workload's servers: the stand-in of each kind, when it has one.
+    plan = {
+        name: {
+            kind: server
+            for kind in kinds
+            if (server := WORKLOADS[name].server(kind)) is not None
+        }
+        for name in options.workloads
+    }
+    check_all(
+        list(dict.fromkeys(s for row in plan.values() for s in row.values())), env
+    )
     results: Results = {}
-    for name in options.workloads:
-        results[name] = {kind: [] for kind in kinds}
+    for name, servers_of in plan.items():
+        results[name] = {kind: [] for kind in servers_of}
         for round_number in range(1, options.rounds + 1):
-            for kind in kinds:
-                result = measure(kind, name, options, env)
+            for kind, server in servers_of.items():
+                result = measure(server, name, options, env)
                 results[name][kind].append(result)
                 print(
-                    f"{name} round {round_number}: {kind:16} "
+                    f"{name} round {round_number}: {server:16} "
                     f"{result['rate']:9.0f}/s  load CPU {result['cpu']:4.0%}  "
                     f"server CPU {result['server_cpu']:4.0%}",
                     file=sys.stderr,
                 )
 
-    lines = table(results, kinds)
-    lines += [
-        "",
-        f"Medians of {options.rounds} rounds of {options.seconds:g} s, after "
-        f"{options.warmup:g} s of warm-up; in parentheses, the ratio to "
-        f"{kinds[0]} (for latency, lower is better).",
-        f"GLIBC_TUNABLES={options.glibc_tunables or '(unset)'} for every process.",
-    ]
-    print("\n".join(lines))
     report = {
         "command": sys.argv,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -351,10 +399,25 @@ def main() -> None:
         "seconds": options.seconds,
         "warmup": options.warmup,
         "glibc_tunables": options.glibc_tunables,
-        "table": lines,
+        "servers": plan,
         "results": results,
     }
     options.json.write_text(json.dumps(report, indent=2) + "\n")
+    lines = table(results, kinds)
+    lines += [
+        "",
+        f"Medians of {options.rounds} rounds of {options.seconds:g} s, after "
+        f"{options.warmup:g} s of warm-up; in parentheses, the ratio to "
+        f"{kinds[0]} (for latency and memory, lower is better).",
+        f"GLIBC_TUNABLES={options.glibc_tunables or '(unset)'} for every process.",
+    ]
+    for name, servers_of in plan.items():
+        stand_ins = [f"{s} for {kind}" for kind, s in servers_of.items() if s != kind]
+        if len(servers_of) < len(kinds):
+            stand_ins.append("the others sit it out")
+        if stand_ins:
+            lines.append(f"{name}: {'; '.join(stand_ins)}.")
+    print("\n".join(lines))
     print(f"\nEvery round: {options.json}", file=sys.stderr)
 
 

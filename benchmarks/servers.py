@@ -16,6 +16,7 @@ dependency group, which ``python3 tasks.py test`` doesn't install.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 from collections.abc import Callable, Coroutine
@@ -85,6 +86,64 @@ async def wsroute(count: int) -> None:
     app = App()
     for number, rule in enumerate(rules(count)):
         app.add_route(rule, echo, endpoint=f"rule{number}")
+    await serve_until_terminated(app.serve(HOST, 0, compression=None))
+
+
+async def raw_json(count: int) -> None:
+    """
+    Serve raw websockets with a hand-written JSON dispatch loop.
+
+    It's the floor of routing by message: ``json.loads``, then ``if`` and
+    ``elif`` on the message's type, among four types.
+
+    """
+
+    async def handler(ws: ServerConnection) -> None:
+        async for message in ws:
+            request = json.loads(message)
+            kind = request["type"]
+            if kind == "add":
+                result = request["a"] + request["b"]
+            elif kind == "sub":
+                result = request["a"] - request["b"]
+            elif kind == "mul":
+                result = request["a"] * request["b"]
+            elif kind == "neg":
+                result = -request["a"]
+            else:
+                await ws.send(json.dumps({"error": "unknown type"}))
+                continue
+            await ws.send(json.dumps({"id": request["id"], "result": result}))
+
+    await serve_until_terminated(serve(handler, HOST, 0, compression=None))
+
+
+async def wsroute_json(count: int) -> None:
+    """Serve a wsroute app that routes each message with a MessageRouter."""
+    from wsroute import App, Connection, MessageRouter
+
+    rpc = MessageRouter("rpc")
+
+    @rpc.on("add")
+    async def add(ws: Connection, request: dict[str, Any]) -> Any:
+        return request["a"] + request["b"]
+
+    @rpc.on("sub")
+    async def sub(ws: Connection, request: dict[str, Any]) -> Any:
+        return request["a"] - request["b"]
+
+    @rpc.on("mul")
+    async def mul(ws: Connection, request: dict[str, Any]) -> Any:
+        return request["a"] * request["b"]
+
+    @rpc.on("neg")
+    async def neg(ws: Connection, request: dict[str, Any]) -> Any:
+        return -request["a"]
+
+    app = App()
+    for number, rule in enumerate(rules(count)):
+        app.add_route(rule, echo, endpoint=f"rule{number}")
+    app.add_route("/rpc", rpc)
     await serve_until_terminated(app.serve(HOST, 0, compression=None))
 
 
@@ -208,8 +267,10 @@ async def terminated() -> None:
 SERVERS: dict[str, Callable[[int], Coroutine[Any, Any, None]]] = {
     "raw": raw,
     "raw-404": raw_not_found,
+    "raw-json": raw_json,
     "route": route,
     "wsroute": wsroute,
+    "wsroute-json": wsroute_json,
     "starlette": starlette,
     "aiohttp": aiohttp,
     "picows": picows,
