@@ -51,7 +51,7 @@ def setup(*groups: str) -> None:
         groups = tuple(dict.fromkeys([*stamp[1:], *groups]))
     table = tomllib.loads(pyproject.decode())["dependency-groups"]
     requirements = [package for group in groups for package in table[group]]
-    print(f"Installing wsroute and its {', '.join(groups)} groups", flush=True)
+    print(f"Installing wsroute with groups {', '.join(groups)}", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
     run(*pip, "--quiet", "--editable", str(ROOT), *requirements)
     STAMP.write_text("\n".join([digest, *groups]) + "\n")

@@ -406,7 +406,7 @@ def main() -> None:
     lines = table(results, kinds)
     lines += [
         "",
-        f"Medians of {options.rounds} rounds of {options.seconds:g} s, after "
+        f"Medians of {options.rounds} round(s) of {options.seconds:g} s, after "
         f"{options.warmup:g} s of warm-up; in parentheses, the ratio to "
         f"{kinds[0]} (for latency and memory, lower is better).",
         f"GLIBC_TUNABLES={options.glibc_tunables or '(unset)'} for every process.",
