@@ -99,8 +99,9 @@ class EchoClient(asyncio.Protocol):
     One connection that sends a frame, waits for its echo, and so on.
 
     It opens the WebSocket, then sends its first frame when :meth:`start`
-    is called; each frame the server sends back, that is each complete text
-    or binary frame, counts as one round-trip and triggers the next frame.
+    is called; each text or binary frame the server sends back counts as one
+    round-trip and triggers the next frame, or, once time is up, a close
+    frame. Other frames, such as pings, are skipped.
 
     """
 
@@ -125,7 +126,7 @@ class EchoClient(asyncio.Protocol):
         self.closed.set_result(None)
 
     def start(self) -> None:
-        """Send the first frame."""
+        """Send the frame, and note when."""
         self.sent = time.perf_counter()
         self.transport.write(self.frame)
 
@@ -141,25 +142,31 @@ class EchoClient(asyncio.Protocol):
                 self.opened.set_exception(ConnectionError(f"answer: {head!r}"))
                 return
             self.opened.set_result(None)
-        while frame := self.next_frame():
-            if frame in (TEXT, BINARY):
+        while (opcode := self.next_frame()) is not None:
+            if opcode in (TEXT, BINARY):
                 self.received()
 
-    def next_frame(self) -> int:
-        """Remove a complete frame from the buffer; return its opcode, or 0."""
+    def next_frame(self) -> int | None:
+        """
+        Remove a complete frame from the buffer and return its opcode.
+
+        Return None if the buffer doesn't hold a complete frame yet. Frames
+        from a server are never masked.
+
+        """
         buffer = self.buffer
         if len(buffer) < 2:
-            return 0
+            return None
         length, start = buffer[1] & 0x7F, 2
         if length == 126:
             length, start = int.from_bytes(buffer[2:4], "big"), 4
         elif length == 127:
             length, start = int.from_bytes(buffer[2:10], "big"), 10
         if len(buffer) < start + length:
-            return 0
+            return None
         opcode = buffer[0] & 0x0F
         del buffer[: start + length]
-        return opcode or 0x10  # a continuation frame isn't 0 here
+        return opcode
 
     def received(self) -> None:
         """Count a round-trip, then send the next frame, or close if time is up."""
