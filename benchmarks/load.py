@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from harness import resident_bytes
@@ -204,6 +205,30 @@ async def echo(target: Target, path: str, frame: bytes, connections: int) -> Res
     )
 
 
+class Member(EchoClient):
+    """A member of a room: it counts the frames it receives, and sends none."""
+
+    def __init__(self, path: str, delivery: Delivery) -> None:
+        super().__init__(path, b"", Tally(running=False))
+        self.delivery = delivery
+
+    def received(self) -> None:
+        """Count a frame; tell when every member received the message."""
+        delivery = self.delivery
+        delivery.count += 1
+        if delivery.count == delivery.members:
+            delivery.everyone.set()
+
+
+@dataclass
+class Delivery:
+    """How many members received the message being published."""
+
+    members: int
+    count: int = 0
+    everyone: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 async def connect(target: Target, path: str, frame: bytes, tally: Tally) -> EchoClient:
     """Open a WebSocket connection; return it once open."""
     _, client = await asyncio.get_running_loop().create_connection(
@@ -224,22 +249,76 @@ async def idle(target: Target, path: str, connections: int) -> Result:
     before = resident_bytes(target.pid)
     cpu, start = time.process_time(), time.perf_counter()
     tally = Tally(running=False)
-    clients: list[EchoClient] = []
-    while len(clients) < connections:
-        batch = min(50, connections - len(clients))
-        opening = [connect(target, path, b"", tally) for _ in range(batch)]
-        clients += await asyncio.gather(*opening)
+    clients = await open_all(connections, lambda: connect(target, path, b"", tally))
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await asyncio.sleep(target.warmup)
     after = resident_bytes(target.pid)
-    for client in clients:
-        client.transport.write(CLOSE)
-    async with asyncio.timeout(30):
-        await asyncio.gather(*(client.closed for client in clients))
+    await close_all(clients)
     return Result(
         rate=connections / elapsed,
         cpu=cpu / elapsed,
         memory=(after - before) / connections / 1024,
+    )
+
+
+async def open_all(
+    count: int, opening: Callable[[], Awaitable[EchoClient]]
+) -> list[EchoClient]:
+    """Open ``count`` connections, 50 at a time: no handshake storm."""
+    clients: list[EchoClient] = []
+    while len(clients) < count:
+        batch = min(50, count - len(clients))
+        clients += await asyncio.gather(*(opening() for _ in range(batch)))
+    return clients
+
+
+async def close_all(clients: list[EchoClient]) -> None:
+    """Send a close frame on each connection; wait until the server closed it."""
+    for client in clients:
+        client.transport.write(CLOSE)
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(client.closed for client in clients))
+
+
+async def fanout(target: Target, members: int) -> Result:
+    """
+    Publish messages to ``members`` connections; time each one's delivery.
+
+    A publisher sends a 64-byte message once every member received the
+    previous one. ``p50`` is the median time from sending a message to its
+    arrival at the last member, in µs.
+
+    """
+    loop = asyncio.get_running_loop()
+    delivery = Delivery(members)
+
+    async def join() -> EchoClient:
+        _, member = await loop.create_connection(
+            lambda: Member("/room", delivery), HOST, target.port
+        )
+        await member.opened
+        return member
+
+    room = await open_all(members, join)
+    publisher = await connect(target, "/publish", b"", Tally(running=False))
+    await asyncio.sleep(target.warmup)  # let the server's handlers join
+    message = client_frame(TEXT, b"x" * 64)
+    times = []
+    cpu, start = time.process_time(), time.perf_counter()
+    while time.perf_counter() - start < target.seconds:
+        delivery.count = 0
+        delivery.everyone.clear()
+        sent = time.perf_counter()
+        publisher.transport.write(message)
+        async with asyncio.timeout(10):
+            await delivery.everyone.wait()
+        times.append(time.perf_counter() - sent)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await close_all([publisher, *room])
+    return Result(
+        rate=len(times) / elapsed,
+        cpu=cpu / elapsed,
+        p50=statistics.median(times) * 1e6,
     )
 
 

@@ -20,7 +20,10 @@ no routes, answers 404 to every request in ``not-found``; in ``json``, raw
 websockets with a hand-written dispatch loop and wsroute with a
 MessageRouter answer JSON messages, and the other servers sit it out. In
 ``memory``, the load generator opens 5,000 connections and reads the
-server's resident memory before and after, from /proc.
+server's resident memory before and after, from /proc. In ``fanout``, raw
+websockets' ``broadcast()`` to a set of connections and wsroute's rooms
+send each message a publisher sends to 1,000 members; the other servers sit
+it out.
 
 The output is a Markdown table of the medians, with their ratio to raw
 websockets, and a JSON file with every round.
@@ -130,6 +133,14 @@ WORKLOADS = {
         stand_ins={"raw": "raw-json", "wsroute": "wsroute-json"},
         only_stand_ins=True,  # hand-written dispatch against MessageRouter
     ),
+    "fanout": Workload(
+        "fan-out to 1,000 members, to the last one",
+        "µs",
+        partial(load.fanout, members=1000),
+        figures=("p50",),
+        stand_ins={"raw": "raw-fanout", "wsroute": "wsroute-fanout"},
+        only_stand_ins=True,  # broadcast() to a set against wsroute's rooms
+    ),
     "memory": Workload(
         "memory, 5,000 idle connections",
         "KiB each",
@@ -155,6 +166,17 @@ async def check(kind: str, port: int) -> None:
 
     url, name = f"ws://{HOST}:{port}", kind.partition("+")[0]
     async with asyncio.timeout(10):
+        if name.endswith("-fanout"):
+            async with (
+                connect(f"{url}/room", compression=None) as member,
+                connect(f"{url}/publish", compression=None) as publisher,
+            ):
+                await asyncio.sleep(0.1)  # let the member's handler join
+                await publisher.send("hello")
+                received = await member.recv()
+                if received != "hello":
+                    raise AssertionError(f"/room got {received!r}")
+            return
         if name.endswith("-json"):
             async with connect(f"{url}/rpc", compression=None) as ws:
                 await ws.send('{"type": "add", "id": 1, "a": 1, "b": 2}')
@@ -408,7 +430,7 @@ def main() -> None:
         "",
         f"Medians of {options.rounds} round(s) of {options.seconds:g} s, after "
         f"{options.warmup:g} s of warm-up; in parentheses, the ratio to "
-        f"{kinds[0]} (for latency and memory, lower is better).",
+        f"{kinds[0]} (for latency, fan-out and memory, lower is better).",
         f"GLIBC_TUNABLES={options.glibc_tunables or '(unset)'} for every process.",
     ]
     for name, servers_of in plan.items():

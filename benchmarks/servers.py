@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from harness import serve_until_terminated
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, broadcast, serve
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
@@ -144,6 +144,51 @@ async def wsroute_json(count: int) -> None:
     for number, rule in enumerate(rules(count)):
         app.add_route(rule, echo, endpoint=f"rule{number}")
     app.add_route("/rpc", rpc)
+    await serve_until_terminated(app.serve(HOST, 0, compression=None))
+
+
+async def raw_fanout(count: int) -> None:
+    """
+    Serve raw websockets that send each published message to every member.
+
+    It's the floor of fan-out: a set of connections and websockets'
+    ``broadcast()``. Members connect to ``/room``, the publisher to
+    ``/publish``.
+
+    """
+    members: set[ServerConnection] = set()
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        if ws.request.path == "/room":
+            members.add(ws)
+            try:
+                await ws.wait_closed()
+            finally:
+                members.discard(ws)
+        else:
+            async for message in ws:
+                broadcast(members, message)
+
+    await serve_until_terminated(serve(handler, HOST, 0, compression=None))
+
+
+async def wsroute_fanout(count: int) -> None:
+    """Serve a wsroute app that publishes each message to a room's members."""
+    from wsroute import App, Connection
+
+    app = App()
+
+    @app.route("/room")
+    async def room(ws: Connection) -> None:
+        ws.join("room")
+        await ws.wait_closed()
+
+    @app.route("/publish")
+    async def publish(ws: Connection) -> None:
+        async for message in ws:
+            app.rooms.publish("room", message)
+
     await serve_until_terminated(app.serve(HOST, 0, compression=None))
 
 
@@ -268,9 +313,11 @@ SERVERS: dict[str, Callable[[int], Coroutine[Any, Any, None]]] = {
     "raw": raw,
     "raw-404": raw_not_found,
     "raw-json": raw_json,
+    "raw-fanout": raw_fanout,
     "route": route,
     "wsroute": wsroute,
     "wsroute-json": wsroute_json,
+    "wsroute-fanout": wsroute_fanout,
     "starlette": starlette,
     "aiohttp": aiohttp,
     "picows": picows,
