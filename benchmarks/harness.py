@@ -33,27 +33,56 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_bytes(pid: int) -> int:
+    """Memory a process has in RAM, its resident set size, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024  # given in KiB
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
 @contextmanager
-def server_process(script: str, kind: str) -> Iterator[tuple[int, str]]:
-    """Run ``script --serve kind``; yield its pid and the port it printed."""
+def server_process(
+    script: str, kind: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, str]]:
+    """
+    Run ``script --serve kind args...``; yield its pid and the port it printed.
+
+    ``env`` replaces the environment of the process, as in :mod:`subprocess`.
+
+    """
     server = subprocess.Popen(
-        [sys.executable, script, "--serve", kind], stdout=subprocess.PIPE, text=True
+        [sys.executable, script, "--serve", kind, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert server.stdout is not None
-        yield server.pid, server.stdout.readline().strip()
+        port = server.stdout.readline().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"server {kind} didn't start: it printed {port!r}")
+        yield server.pid, port
     finally:
         server.terminate()
-        server.wait()
+        server.wait(timeout=30)
 
 
-def load_output(script: str, *args: str) -> str:
+def load_output(
+    script: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
     """Run ``script --load args...`` and return what it printed."""
     return subprocess.run(
         [sys.executable, script, "--load", *args],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
+        timeout=timeout,
     ).stdout
 
 
