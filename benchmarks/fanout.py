@@ -33,13 +33,8 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from harness import (
-    cpu_seconds,
-    load_output,
-    pin,
-    serve_until_terminated,
-    server_process,
-)
+import servers
+from harness import cpu_seconds, load_output, pin, server_process
 
 HOST = "127.0.0.1"
 SERVERS = ["raw", "wsroute", "wsroute+redis"]
@@ -47,46 +42,11 @@ SERVERS = ["raw", "wsroute", "wsroute+redis"]
 
 async def serve(kind: str) -> None:
     """Serve one kind of server on a free port; print the port."""
-    from websockets.asyncio.server import ServerConnection, broadcast
-    from websockets.asyncio.server import serve as websockets_serve
-
-    from wsroute import App, Connection
-
     if kind == "raw":
-        members: set[ServerConnection] = set()
-
-        async def handler(ws: ServerConnection) -> None:
-            assert ws.request is not None
-            if ws.request.path == "/room":
-                members.add(ws)
-                try:
-                    await ws.wait_closed()
-                finally:
-                    members.discard(ws)
-            else:
-                async for message in ws:
-                    broadcast(members, message)
-
-        server = websockets_serve(handler, HOST, 0, compression=None)
-    else:
-        from wsroute.redis import RedisRooms
-
-        _, _, url = kind.partition(":")  # wsroute or redis:URL
-        app = App(rooms=RedisRooms(url) if url else None)
-
-        @app.route("/room")
-        async def room(ws: Connection) -> None:
-            ws.join("room")
-            await ws.wait_closed()
-
-        @app.route("/publish")
-        async def publish(ws: Connection) -> None:
-            async for message in ws:
-                app.rooms.publish("room", message)
-
-        server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
-
-    await serve_until_terminated(server)
+        await servers.raw_fanout(20)
+    else:  # wsroute, or redis:URL
+        _, _, url = kind.partition(":")
+        await servers.wsroute_fanout(20, redis_url=url or None)
 
 
 async def load(ports: list[int], pids: list[int], members: int, messages: int) -> None:

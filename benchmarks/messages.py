@@ -7,10 +7,12 @@ Per-message dispatch: wsroute's MessageRouter against a hand-written loop.
 Both servers answer ``{"type": "add", "id": n, "a": 1, "b": 2}`` with
 ``{"id": n, "result": 3}``, among four message types. The hand-written one is
 raw websockets with ``json.loads`` and ``if``/``elif``; the other is wsroute
-with a :class:`~wsroute.MessageRouter`. Each runs in its own process, pinned
-to core 0; the client, pinned to core 1, keeps 20 messages in flight on each
-of 10 connections. The table gives, for the median round, the server's CPU
-time per message, read from /proc (so Linux only), and messages per second.
+with a :class:`~wsroute.MessageRouter`: those of servers.py, which run.py's
+``json`` workload measures too, where this script gives CPU time. Each runs
+in its own process, pinned to core 0; the client, pinned to core 1, keeps 20
+messages in flight on each of 10 connections. The table gives, for the
+median round, the server's CPU time per message, read from /proc (so Linux
+only), and messages per second.
 
 """
 
@@ -22,15 +24,9 @@ import json
 import statistics
 import sys
 import time
-from typing import Any
 
-from harness import (
-    cpu_seconds,
-    load_output,
-    pin,
-    serve_until_terminated,
-    server_process,
-)
+import servers
+from harness import cpu_seconds, load_output, pin, server_process
 
 HOST = "127.0.0.1"
 SERVERS = ["raw", "wsroute"]
@@ -40,55 +36,7 @@ WINDOW = 20
 
 async def serve(kind: str) -> None:
     """Serve one kind of server on a free port; print the port."""
-    from websockets.asyncio.server import ServerConnection
-    from websockets.asyncio.server import serve as websockets_serve
-
-    from wsroute import App, Connection, MessageRouter
-
-    if kind == "raw":
-
-        async def handler(ws: ServerConnection) -> None:
-            async for message in ws:
-                request = json.loads(message)
-                kind = request["type"]
-                if kind == "add":
-                    result = request["a"] + request["b"]
-                elif kind == "sub":
-                    result = request["a"] - request["b"]
-                elif kind == "mul":
-                    result = request["a"] * request["b"]
-                elif kind == "neg":
-                    result = -request["a"]
-                else:
-                    await ws.send(json.dumps({"error": "unknown type"}))
-                    continue
-                await ws.send(json.dumps({"id": request["id"], "result": result}))
-
-        server = websockets_serve(handler, HOST, 0, compression=None)
-    else:
-        app = App()
-        rpc = MessageRouter("rpc")
-
-        @rpc.on("add")
-        async def add(ws: Connection, request: dict[str, Any]) -> Any:
-            return request["a"] + request["b"]
-
-        @rpc.on("sub")
-        async def sub(ws: Connection, request: dict[str, Any]) -> Any:
-            return request["a"] - request["b"]
-
-        @rpc.on("mul")
-        async def mul(ws: Connection, request: dict[str, Any]) -> Any:
-            return request["a"] * request["b"]
-
-        @rpc.on("neg")
-        async def neg(ws: Connection, request: dict[str, Any]) -> Any:
-            return -request["a"]
-
-        app.add_route("/", rpc)
-        server = app.serve(HOST, 0, compression=None)  # type: ignore[assignment]
-
-    await serve_until_terminated(server)
+    await servers.SERVERS[f"{kind}-json"](20)
 
 
 async def load(port: int, messages: int) -> None:
@@ -98,7 +46,7 @@ async def load(port: int, messages: int) -> None:
     per_connection = messages // CONNECTIONS
 
     async def client() -> None:
-        async with connect(f"ws://{HOST}:{port}/", compression=None) as ws:
+        async with connect(f"ws://{HOST}:{port}/rpc", compression=None) as ws:
             request = {"type": "add", "a": 1, "b": 2}
             for number in range(WINDOW):
                 await ws.send(json.dumps({**request, "id": number}))

@@ -173,11 +173,22 @@ async def raw_fanout(count: int) -> None:
     await serve_until_terminated(serve(handler, HOST, 0, compression=None))
 
 
-async def wsroute_fanout(count: int) -> None:
-    """Serve a wsroute app that publishes each message to a room's members."""
-    from wsroute import App, Connection
+async def wsroute_fanout(count: int, redis_url: str | None = None) -> None:
+    """
+    Serve a wsroute app that publishes each message to a room's members.
 
-    app = App()
+    With ``redis_url``, rooms are shared through that Redis, as fanout.py
+    measures with two such servers.
+
+    """
+    from wsroute import App, Connection, Rooms
+
+    rooms = Rooms()
+    if redis_url is not None:
+        from wsroute.redis import RedisRooms  # needs the redis extra
+
+        rooms = RedisRooms(redis_url)
+    app = App(rooms=rooms)
 
     @app.route("/room")
     async def room(ws: Connection) -> None:
