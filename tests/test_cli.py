@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from websockets.asyncio.client import connect
 import wsroute
 from wsroute.cli import main
 
-from .conftest import TIMEOUT, launch, read_urls
+from .conftest import TIMEOUT, free_port, launch, read_urls
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -154,8 +153,7 @@ async def test_run_without_access_log() -> None:
 
 async def test_run_workers() -> None:
     """--workers starts processes that share the port and stop together."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = free_port()
     process, urls = await launch(
         "wsroute",
         "run",
@@ -189,8 +187,7 @@ def test_workers_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_workers_that_fail_stop_the_command() -> None:
     """When workers exit on their own, the command exits with their failure."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -214,8 +211,7 @@ async def test_workers_that_fail_stop_the_command() -> None:
 
 async def test_a_failing_worker_stops_the_others(tmp_path: Path) -> None:
     """When one worker exits, the command stops the others and fails."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
