@@ -51,7 +51,6 @@ from .handshake import (
     client_address,
     http_answer,
     loggable_path,
-    same_origin,
 )
 from .http import wants_upgrade
 from .routing import Route, Router, describe
@@ -141,10 +140,10 @@ def traced_request(app: App, router: Router) -> RouteRequest:
         )
 
         try:
-            check_origin(request, host, route.origins, router.server_name)
+            verdict = check_origin(request, host, route.origins, router.server_name)
         except HTTPException as exc:
             return refuse(trace, connection, "origin", exc)
-        trace("origin: %s: fine", origin_verdict(request, host, router.server_name))
+        trace("origin: %s: fine", verdict)
 
         connection.route, connection.router = route, router
         for hook in route.handshake_hooks:
@@ -191,18 +190,6 @@ def refuse(
     else:
         trace("%s: refused, %d %s: %s", step, exc.code, exc.name, exc.description)
     return http_answer(connection, exc)
-
-
-def origin_verdict(request: Request, host: str, server_name: str | None) -> str:
-    """Say why :func:`~wsroute.handshake.check_origin` accepted a request."""
-    origins = request.headers.get_all("Origin")
-    if not origins:
-        return "no Origin header, so not a browser"
-    if same_origin(origins[0], host) or (
-        server_name is not None and same_origin(origins[0], server_name)
-    ):
-        return f"{origins[0]} is the server's own"
-    return f"{origins[0]} is allowed by the route"
 
 
 def list_routes(trace: Trace, connection: Connection, app: App, path: str) -> Response:

@@ -93,7 +93,7 @@ def check_origin(
     host: str,
     allowed: Sequence[str | re.Pattern[str]],
     server_name: str | None = None,
-) -> None:
+) -> str:
     """
     Refuse a browser's handshake from a page of another origin.
 
@@ -109,26 +109,30 @@ def check_origin(
     * its origin is allowed: equal to a string, or matched in whole by a
       regular expression.
 
+    Returns:
+        Why the handshake is accepted, for debug mode, such as
+        ``"no Origin header, so not a browser"``.
+
     Raises:
         werkzeug.exceptions.Forbidden: 403 for any other origin, or several.
 
     """
     origins = request.headers.get_all("Origin")
     if not origins:
-        return
+        return "no Origin header, so not a browser"
     if len(origins) == 1:
         origin = origins[0]
         if same_origin(origin, host) or (
             server_name is not None and same_origin(origin, server_name)
         ):
-            return
+            return f"{origin} is the server's own"
         for pattern in allowed:
             if (
                 origin == pattern
                 if isinstance(pattern, str)
                 else pattern.fullmatch(origin)
             ):
-                return
+                return f"{origin} is allowed by the route"
     raise Forbidden("The Origin of the request isn't allowed.")
 
 
