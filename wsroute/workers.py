@@ -33,6 +33,9 @@ __all__ = ["run_workers"]
 
 logger = logging.getLogger(__name__)
 
+#: What stops workers: passed on to them, SIGHUP as SIGTERM.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
 
 def run_workers(count: int, serve: Callable[[], None]) -> int:
     """
@@ -87,9 +90,6 @@ def run_workers(count: int, serve: Callable[[], None]) -> int:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     return 128 - status if status < 0 else status
-
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def fork(serve: Callable[[], None]) -> int:
