@@ -10,15 +10,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.http11 import Request
 
-from wsroute import App, Connection, Rooms
+from wsroute import App, Connection, Limits, Rooms
 from wsroute.testing import TestServer
 
 from .conftest import TIMEOUT, serving
 
 
-def rooms_app(rooms: Rooms | None = None) -> App:
+def rooms_app(rooms: Rooms | None = None, limits: Limits | None = None) -> App:
     """An app whose clients join the rooms in their query, then publish."""
-    app = App(rooms=rooms)
+    app = App(rooms=rooms, limits=limits)
 
     @app.route("/join")
     async def join(ws: Connection) -> None:
@@ -159,7 +159,7 @@ async def test_publish_json_and_bytes() -> None:
 
 async def test_a_slow_member_is_disconnected_and_holds_back_nobody() -> None:
     """A member that stops reading is dropped; the others get every message."""
-    app = rooms_app(Rooms(max_buffer=256 * 1024, close_timeout=0.5))
+    app = rooms_app(limits=Limits(max_buffer=256 * 1024))
     async with serving(app, max_size=None, compression=None) as url:
         fast = await joined(url, "feed")
         slow = await joined(url, "feed")

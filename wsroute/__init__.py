@@ -27,6 +27,7 @@ from .exceptions import (
     SetupError,
     WsrouteError,
 )
+from .limits import Limits
 from .rooms import Rooms
 from .routing import Handler, HandshakeHook, Route
 
@@ -40,6 +41,7 @@ __all__ = [
     "HandshakeHook",
     "InvalidJSON",
     "InvalidMessage",
+    "Limits",
     "MessageRouter",
     "Rooms",
     "Route",

@@ -21,6 +21,7 @@ from .blueprints import Blueprint
 from .exceptions import SetupError
 from .http import HTTPHandler
 from .lifecycle import ConnectionHook, ErrorHandler, ServerHook
+from .limits import Limits
 from .rooms import Rooms
 from .routing import Route, build_url, check_rule, describe
 from .scaffold import Scaffold
@@ -71,6 +72,9 @@ class App(Scaffold):
             through. Routes can allow more with their own ``origins``.
         rooms: The app's :class:`~wsroute.rooms.Rooms`; by default, rooms
             in this process. Also available as :attr:`rooms`.
+        limits: The :class:`~wsroute.Limits` of the app's connections; by
+            default, ``Limits()``. Routes can have their own. Also available
+            as :attr:`limits`.
 
     Attributes:
         converters: The custom converters by name; add to it before the routes
@@ -90,9 +94,11 @@ class App(Scaffold):
         merge_slashes: bool = True,
         origins: Sequence[str | re.Pattern[str]] = (),
         rooms: Rooms | None = None,
+        limits: Limits | None = None,
     ) -> None:
         super().__init__()
         self.rooms = Rooms() if rooms is None else rooms
+        self.limits = Limits() if limits is None else limits
         self.converters: dict[str, type[BaseConverter]] = dict(converters or {})
         self.origins = list(origins)
         self.startup_hooks: list[ServerHook] = []
@@ -312,7 +318,7 @@ class App(Scaffold):
         if self._url_map is None:
             for rule in self.rules:
                 if isinstance(rule, Route):
-                    rule.inherit(self.handshake_hooks, self.origins)
+                    rule.inherit(self.handshake_hooks, self.origins, self.limits)
             self._url_map = Map(
                 self.rules,
                 converters=self.converters,

@@ -88,6 +88,7 @@ class Blueprint(Scaffold):
                 hooks=rule.hooks,
                 skip_hooks=rule.skip_hooks,
                 origins=rule.own_origins,
+                limits=rule.own_limits,
                 inherited_hooks=self.handshake_hooks,
             )
         return make_rule(prefixed(url_prefix, rule.rule), handler, **options)

@@ -12,13 +12,18 @@ a few conveniences.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Hashable
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, overload
 from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request
+from websockets.typing import Data
 from werkzeug.datastructures import MultiDict
 
 from . import codec
@@ -28,6 +33,7 @@ from .routing import build_url
 if TYPE_CHECKING:
     from .app import App
     from .debug import Trace
+    from .limits import Admission, TokenBucket
     from .routing import Route, Router
 
 __all__ = ["Connection"]
@@ -72,6 +78,17 @@ class Connection(ServerConnection):
     #: of this connection; :obj:`None` otherwise.
     trace: Trace | None = None
 
+    # The route's limits (see wsroute.limits), set when the request is routed.
+    max_buffer: int | None = None
+    bucket: TokenBucket | None = None
+    # What counts this connection, and under which keys, until it's closed.
+    admission: Admission | None = None
+    counted: tuple[Hashable, ...] = ()
+    # The timer that watches the send buffer while it's full, and the task
+    # that closes a connection that can't keep up.
+    watching: asyncio.TimerHandle | None = None
+    cutting_off: asyncio.Task[None] | None = None
+
     @property
     def endpoint(self) -> str:
         """Name of the matched route, such as ``"item"`` or ``"api.item"``."""
@@ -100,6 +117,148 @@ class Connection(ServerConnection):
 
         """
         return SimpleNamespace()
+
+    @overload
+    async def recv(self, decode: Literal[True]) -> str: ...
+
+    @overload
+    async def recv(self, decode: Literal[False]) -> bytes: ...
+
+    @overload
+    async def recv(self, decode: bool | None = None) -> Data: ...
+
+    async def recv(self, decode: bool | None = None) -> Data:
+        """
+        Receive the next message, within the route's message rate.
+
+        As :meth:`websockets.asyncio.connection.Connection.recv`, which
+        ``async for message in ws`` calls too. A client that sends messages
+        faster than the ``rate`` of its route's :class:`~wsroute.Limits`
+        allows, once their ``burst`` is spent, is disconnected with 1008
+        (policy violation) and the reason "too many messages": this raises
+        :exc:`~websockets.exceptions.ConnectionClosed`.
+
+        """
+        message = await super().recv(decode)
+        if self.bucket is not None and not self.bucket.take():
+            await self.flooded()
+        return message
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> AsyncIterator[bytes]: ...
+
+    @overload
+    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]: ...
+
+    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]:
+        """Receive the next message in fragments, within the route's rate."""
+        fragments = super().recv_streaming(decode)
+        first = await anext(fragments)
+        if self.bucket is not None and not self.bucket.take():
+            await self.flooded()
+        yield first
+        async for fragment in fragments:
+            yield fragment
+
+    async def flooded(self) -> NoReturn:
+        """
+        Close a connection that sends too many messages.
+
+        It doesn't get to finish the closing handshake, since the messages it
+        sent before its close frame won't be read: its connection is dropped
+        after a second.
+
+        """
+        self.cut_off(CloseCode.POLICY_VIOLATION, "too many messages")
+        assert self.cutting_off is not None
+        await asyncio.shield(self.cutting_off)
+        raise self.protocol.close_exc
+
+    async def keepalive(self) -> None:
+        """
+        Ping the client every ``ping_interval``; drop it if it doesn't answer.
+
+        websockets starts waiting for the pong once the ping is written to the
+        socket, which waits behind the data queued for the client: one that
+        stops reading would never time out. Here, the wait starts when the
+        ping is due. A client that doesn't answer within ``ping_timeout``
+        is closed with 1011 (internal error) and the reason "keepalive ping
+        timeout", as in websockets, or dropped if it can't take that either
+        within a second.
+
+        """
+        assert self.ping_interval is not None  # websockets runs it only then
+        latency = 0.0
+        while True:
+            await asyncio.sleep(self.ping_interval - latency)
+            try:
+                async with asyncio.timeout(self.ping_timeout):
+                    latency = await (await self.ping())
+            except TimeoutError:
+                self.cut_off(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                return
+            except ConnectionClosed:
+                return
+
+    def pause_writing(self) -> None:
+        """Watch the send buffer while it's over its high-water mark."""
+        super().pause_writing()
+        if self.max_buffer is not None and self.watching is None:
+            self.watching = self.loop.call_later(WATCH_INTERVAL, self.watch_buffer)
+
+    def resume_writing(self) -> None:
+        """Stop watching the send buffer, now under its low-water mark."""
+        super().resume_writing()
+        if self.watching is not None:
+            self.watching.cancel()
+            self.watching = None
+
+    def watch_buffer(self) -> None:
+        """Cut off the connection if its send buffer passed ``max_buffer``."""
+        self.watching = None
+        if not self.over_buffer():
+            self.watching = self.loop.call_later(WATCH_INTERVAL, self.watch_buffer)
+
+    def over_buffer(self) -> bool:
+        """Cut off the connection if its send buffer is over ``max_buffer``."""
+        if self.max_buffer is None:
+            return False
+        if self.transport.get_write_buffer_size() <= self.max_buffer:
+            return False
+        self.cut_off(CloseCode.POLICY_VIOLATION, "too slow to keep up")
+        return True
+
+    def cut_off(self, code: int, reason: str) -> None:
+        """
+        Close a connection that can't keep up, or drop it.
+
+        The close frame waits behind what's queued for the client: if the
+        connection isn't closed within a second, it's dropped.
+
+        """
+        if self.cutting_off is not None:
+            return
+
+        async def close() -> None:
+            try:
+                async with asyncio.timeout(CUT_OFF_TIMEOUT):
+                    await self.close(code, reason)
+            except TimeoutError:
+                self.transport.abort()
+
+        self.cutting_off = self.loop.create_task(close())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop watching and counting the connection, once it's closed."""
+        super().connection_lost(exc)
+        if self.watching is not None:
+            self.watching.cancel()
+            self.watching = None
+        if self.admission is not None:
+            self.admission.release(self)
 
     async def send_json(self, data: Any) -> None:
         r"""
@@ -186,3 +345,9 @@ class Connection(ServerConnection):
             host=host,
             scheme=self.router.url_scheme,
         )
+
+
+# How often a full send buffer is checked against max_buffer, in seconds.
+WATCH_INTERVAL = 0.25
+# How long a connection that can't keep up has to take its close frame.
+CUT_OFF_TIMEOUT = 1.0

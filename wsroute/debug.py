@@ -53,6 +53,7 @@ from .handshake import (
     loggable_path,
 )
 from .http import wants_upgrade
+from .limits import Admission, apply_limits
 from .routing import Route, Router, describe
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Trace:
         logger.info("%s   %s", self.client, step % args)
 
 
-def traced_request(app: App, router: Router) -> RouteRequest:
+def traced_request(app: App, router: Router, admission: Admission) -> RouteRequest:
     """
     Build a ``process_request`` that routes a request and tells each step.
 
@@ -107,6 +108,11 @@ def traced_request(app: App, router: Router) -> RouteRequest:
         path = loggable_path(request)
         _, _, query = request.path.partition("?")
         logger.info("%s %s %s%s", trace.client, request.method, path, query_keys(query))
+
+        refusal = admission.admit(connection)
+        if refusal is not None:
+            trace("limits: the app is full: answers %d", refusal.status_code)
+            return refusal
 
         try:
             host = check_request(request)
@@ -145,7 +151,12 @@ def traced_request(app: App, router: Router) -> RouteRequest:
             return refuse(trace, connection, "origin", exc)
         trace("origin: %s: fine", verdict)
 
+        refusal = admission.admit_route(connection, route)
+        if refusal is not None:
+            trace("limits: the route is full: answers %d", refusal.status_code)
+            return refusal
         connection.route, connection.router = route, router
+        apply_limits(connection, route.limits)
         for hook in route.handshake_hooks:
             response = await answer(connection, request, hook, "handshake hook")
             if response is not None:

@@ -68,7 +68,6 @@ class RedisRooms(Rooms):
             :func:`redis.asyncio.from_url` reads it. A password in it stays
             out of logs.
         prefix: Start of the name of each room's channel.
-        max_buffer: As in :class:`~wsroute.Rooms`.
         max_pending: How many bytes of messages may wait to be sent to Redis;
             beyond, new ones reach this process's members only.
         max_backoff: Longest wait between two attempts to reconnect, in
@@ -83,12 +82,11 @@ class RedisRooms(Rooms):
         url: str = "redis://localhost:6379",
         *,
         prefix: str = "wsroute:",
-        max_buffer: int = 2**20,
         max_pending: int = 16 * 2**20,
         max_backoff: float = 5.0,
         timeout: float = 5.0,
     ) -> None:
-        super().__init__(max_buffer=max_buffer)
+        super().__init__()
         self.url = url
         self.prefix = prefix
         self.max_pending = max_pending

@@ -20,12 +20,10 @@ wait, so a publisher is never held back by a slow member.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import broadcast
-from websockets.frames import CloseCode
 from websockets.protocol import State
 from websockets.typing import Data
 
@@ -43,26 +41,19 @@ class Rooms:
 
     Messages are sent with :func:`~websockets.asyncio.server.broadcast`,
     which doesn't wait for a connection to take them, and so applies no
-    backpressure. A member whose connection can't keep up, with more than
-    ``max_buffer`` bytes waiting to be sent, gets no more messages: it's
-    disconnected, with close code 1008 and the reason "too slow to keep up",
-    or, if even that can't be sent within ``close_timeout`` seconds, by
-    dropping the connection. The others receive every message, in order. A
-    member whose connection is closing is skipped too.
-
-    Args:
-        max_buffer: How many bytes may wait in a member's send buffer.
-        close_timeout: How long a member that's too slow has to take its
-            close frame.
+    backpressure. A member whose connection can't keep up, with more bytes
+    waiting to be sent than the ``max_buffer`` of its route's
+    :class:`~wsroute.Limits`, gets no more messages: it's disconnected, with
+    close code 1008 and the reason "too slow to keep up", or, if even that
+    can't be sent within a second, by dropping the connection. The others
+    receive every message, in order. A member whose connection is closing is
+    skipped too.
 
     """
 
-    def __init__(self, *, max_buffer: int = 2**20, close_timeout: float = 2) -> None:
-        self.max_buffer = max_buffer
-        self.close_timeout = close_timeout
+    def __init__(self) -> None:
         self._members: dict[str, set[Connection]] = {}
         self._rooms_of: dict[Connection, set[str]] = {}
-        self._closing: dict[Connection, asyncio.Task[None]] = {}
 
     def join(self, ws: Connection, room: str) -> None:
         """
@@ -178,29 +169,12 @@ class Rooms:
         members = self._members.get(room)
         if not members:
             return
-        recipients = []
-        for member in members:
-            if member.transport.get_write_buffer_size() > self.max_buffer:
-                self.disconnect(member)
-            elif member is not exclude:
-                recipients.append(member)
+        recipients = [
+            member
+            for member in members
+            if member is not exclude and not member.over_buffer()
+        ]
         broadcast(recipients, message, text=text)
-
-    def disconnect(self, ws: Connection) -> None:
-        """Close a member that can't keep up; drop it if it can't take that."""
-        if ws in self._closing:
-            return
-
-        async def close() -> None:
-            try:
-                async with asyncio.timeout(self.close_timeout):
-                    await ws.close(CloseCode.POLICY_VIOLATION, "too slow to keep up")
-            except TimeoutError:
-                ws.transport.abort()
-            finally:
-                del self._closing[ws]
-
-        self._closing[ws] = asyncio.create_task(close())
 
     def publish_json(
         self, room: str, data: Any, *, exclude: Connection | None = None

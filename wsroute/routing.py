@@ -31,6 +31,7 @@ from .exceptions import SetupError
 
 if TYPE_CHECKING:
     from .connection import Connection
+    from .limits import Limits
 
 __all__ = [
     "Handler",
@@ -71,6 +72,7 @@ class Route(Rule):
         hooks: Handshake hooks of this route only, run last.
         skip_hooks: Hooks of the app or the blueprint this route opts out of.
         origins: Origins allowed on this route, beyond the app's.
+        limits: This route's :class:`~wsroute.Limits`, instead of the app's.
         inherited_hooks: Handshake hooks of the blueprint the route belongs
             to, set when the blueprint is registered.
         options: Any other argument of :class:`~werkzeug.routing.Rule`.
@@ -81,6 +83,8 @@ class Route(Rule):
             it skips. Set when the app's setup finishes.
         origins: Origins allowed on the route: the app's and its own. Set when
             the app's setup finishes.
+        limits: The route's limits: its own, or else the app's. Set when the
+            app's setup finishes.
 
     """
 
@@ -92,6 +96,7 @@ class Route(Rule):
         hooks: Sequence[HandshakeHook] = (),
         skip_hooks: Sequence[HandshakeHook] = (),
         origins: Sequence[str | re.Pattern[str]] = (),
+        limits: Limits | None = None,
         inherited_hooks: Sequence[HandshakeHook] = (),
         **options: Any,
     ) -> None:
@@ -104,14 +109,17 @@ class Route(Rule):
         kept = [hook for hook in self.inherited_hooks if hook not in self.skip_hooks]
         self.handshake_hooks: tuple[HandshakeHook, ...] = (*kept, *self.hooks)
         self.origins: tuple[str | re.Pattern[str], ...] = self.own_origins
+        self.own_limits = limits
+        self.limits = limits
 
     def inherit(
         self,
         app_hooks: Sequence[HandshakeHook],
         app_origins: Sequence[str | re.Pattern[str]],
+        app_limits: Limits | None = None,
     ) -> None:
         """
-        Settle the route's hooks and origins, given the app's.
+        Settle the route's hooks, origins and limits, given the app's.
 
         Raises:
             SetupError: If the route skips a hook that it doesn't inherit.
@@ -128,6 +136,7 @@ class Route(Rule):
         kept = [hook for hook in inherited if hook not in self.skip_hooks]
         self.handshake_hooks = (*kept, *self.hooks)
         self.origins = (*app_origins, *self.own_origins)
+        self.limits = app_limits if self.own_limits is None else self.own_limits
 
 
 def make_rule(string: str, handler: Handler | None, **options: Any) -> Rule:

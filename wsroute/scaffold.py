@@ -14,13 +14,16 @@ import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from typing_extensions import Unpack
 from werkzeug.routing import Rule
 
 from .exceptions import SetupError
 from .routing import Handler, HandshakeHook, describe, make_rule
+
+if TYPE_CHECKING:
+    from .limits import Limits
 
 __all__ = ["Scaffold"]
 
@@ -38,6 +41,7 @@ class RouteOptions(TypedDict, total=False):
     hooks: Sequence[HandshakeHook]
     skip_hooks: Sequence[HandshakeHook]
     origins: Sequence[str | re.Pattern[str]]
+    limits: Limits | None
 
 
 class Scaffold(ABC):
@@ -112,6 +116,8 @@ class Scaffold(ABC):
                 route doesn't run, such as authentication on a public route.
             origins: Origins allowed to connect to this route, beyond the
                 app's; see :class:`~wsroute.App`.
+            limits: The :class:`~wsroute.Limits` of this route's
+                connections, instead of the app's.
 
         Raises:
             SetupError: If the handler isn't a coroutine function or can't
@@ -130,7 +136,7 @@ class Scaffold(ABC):
             )
         endpoint = options.pop("endpoint", None)
         if handler is None:
-            extra = sorted(set(options) & {"hooks", "skip_hooks", "origins"})
+            extra = sorted(set(options) & {"hooks", "skip_hooks", "origins", "limits"})
             if extra:
                 raise SetupError(
                     f"rule {rule!r}: a rule that redirects opens no WebSocket, "

@@ -60,6 +60,7 @@ from .handshake import (
 )
 from .http import wants_upgrade
 from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
+from .limits import Admission, apply_limits
 from .logs import RedactingLogger
 from .routing import Router, describe
 from .workers import run_workers
@@ -208,14 +209,15 @@ def create_server(
             route.rule,
         )
 
+    admission = Admission(app.limits)
     if debug:
         logger.warning(
             "Debug mode: each handshake is logged step by step and 404 answers "
             "list the routes; don't use it in production"
         )
-        route_request = traced_request(app, router)
+        route_request = traced_request(app, router, admission)
     else:
-        route_request = routed_request(app, router)
+        route_request = routed_request(app, router, admission)
 
     process_request: ProcessRequest = route_request  # type: ignore[assignment]
     then: ProcessRequest | None = options.pop("process_request", None)
@@ -271,14 +273,16 @@ def create_server(
     )
 
 
-def routed_request(app: App, router: Router) -> RouteRequest:
+def routed_request(app: App, router: Router, admission: Admission) -> RouteRequest:
     """
     Build the ``process_request`` that routes each handshake request.
 
-    It checks the request line and ``Host``, answers plain HTTP requests for
-    the app's HTTP routes, matches the path, checks the ``Origin``, and runs
-    the route's handshake hooks. A refusal becomes an HTTP answer. With
-    ``debug=True``, :func:`wsroute.debug.traced_request` takes its place.
+    It counts the connection against the app's connection limits, checks the
+    request line and ``Host``, answers plain HTTP requests for the app's HTTP
+    routes, matches the path, checks the ``Origin``, counts the connection
+    against its route's limits, and runs the route's handshake hooks. A
+    refusal becomes an HTTP answer. With ``debug=True``,
+    :func:`wsroute.debug.traced_request` takes its place.
 
     """
 
@@ -287,6 +291,9 @@ def routed_request(app: App, router: Router) -> RouteRequest:
     ) -> Awaitable[Response | None] | Response | None:
         """Match the request with a route, or answer it over HTTP."""
         connection.started, connection.app = time.monotonic(), app
+        refusal = admission.admit(connection)
+        if refusal is not None:
+            return refusal
         try:
             host = check_request(request)
             if app.http_routes and not wants_upgrade(request):
@@ -298,7 +305,11 @@ def routed_request(app: App, router: Router) -> RouteRequest:
             check_origin(request, host, route.origins, router.server_name)
         except HTTPException as exc:
             return http_answer(connection, exc)
+        refusal = admission.admit_route(connection, route)
+        if refusal is not None:
+            return refusal
         connection.route, connection.router = route, router
+        apply_limits(connection, route.limits)
         if route.handshake_hooks:
             return run_hooks(connection, request, route.handshake_hooks)
         return None

@@ -1,0 +1,448 @@
+"""Limits: outbound buffer, dead peers, message rate, connection counts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import broadcast
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from wsroute import App, Blueprint, Connection, Limits, SetupError
+from wsroute.limits import TokenBucket, default_max_connections
+
+from .conftest import TIMEOUT, exchange, handshake, serving
+
+CHUNK = "x" * 64 * 1024
+
+
+def limited_app(limits: Limits | None = None) -> App:
+    """An app with an echo route, a route that floods, and a probe route."""
+    app = App(limits=limits)
+
+    @app.route("/echo")
+    async def echo(ws: Connection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    @app.route("/stream")
+    async def stream(ws: Connection) -> None:
+        async for fragment in ws.recv_streaming():
+            await ws.send(fragment)
+        async for fragment in ws.recv_streaming():
+            await ws.send(fragment)
+        await ws.wait_closed()
+
+    @app.route("/flood")
+    async def flood(ws: Connection) -> None:
+        # broadcast() doesn't wait for the client: nothing slows this loop.
+        for _ in range(TIMEOUT * 100):
+            broadcast([ws], CHUNK)
+            await asyncio.sleep(0.01)
+            if ws.close_code is not None:
+                return
+
+    @app.route("/probe", limits=Limits(rate=None))
+    async def probe(ws: Connection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    return app
+
+
+async def closed_code(ws: ClientConnection) -> int | None:
+    """Read until the connection closes; return the close code received."""
+    async with asyncio.timeout(TIMEOUT):
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in ws:
+                pass
+    return ws.close_code
+
+
+async def probe_round_trip(url: str) -> None:
+    """Check that a client on another route is served."""
+    async with asyncio.timeout(TIMEOUT), connect(f"{url}/probe") as probe:
+        await probe.send("ping")
+        assert await probe.recv() == "ping"
+
+
+# Outbound buffer
+
+
+async def test_a_client_that_stops_reading_is_cut_off() -> None:
+    """Data queued beyond max_buffer closes the connection within 2 s."""
+    app = limited_app(Limits(max_buffer=256 * 1024))
+    over_limit, closed = asyncio.Event(), asyncio.Event()
+    buffered: list[int] = []
+
+    @app.route("/watched")
+    async def watched(ws: Connection) -> None:
+        # Small kernel buffers, so that the server's own buffer fills soon.
+        sock = ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        while ws.close_code is None:
+            broadcast([ws], CHUNK)  # nothing slows this loop but the sleep
+            buffered.append(ws.transport.get_write_buffer_size())
+            if buffered[-1] > 256 * 1024:
+                over_limit.set()
+            await asyncio.sleep(0.01)
+        await ws.wait_closed()  # until the TCP connection is closed
+        closed.set()
+
+    async with serving(app, compression=None, max_size=None) as url:
+        host, _, port = url.removeprefix("ws://").partition(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.connect((host, int(port)))
+        async with connect(f"{url}/watched", max_size=None, sock=sock) as client:
+            client.transport.pause_reading()  # the client stops reading
+            async with asyncio.timeout(TIMEOUT):
+                await over_limit.wait()
+            passed = time.monotonic()
+            await probe_round_trip(url)
+            async with asyncio.timeout(TIMEOUT):
+                await closed.wait()
+            assert time.monotonic() - passed < 2
+            # It got no more messages once it passed the limit.
+            assert max(buffered) < 256 * 1024 + 30 * len(CHUNK)
+            client.transport.resume_reading()  # to see that it's closed
+        await probe_round_trip(url)
+
+
+async def test_a_client_that_reads_slowly_keeps_its_connection() -> None:
+    """Below max_buffer, a full buffer is only waited on."""
+    app = App(limits=Limits(max_buffer=2**20))
+    sent = asyncio.Event()
+
+    @app.route("/burst")
+    async def burst(ws: Connection) -> None:
+        broadcast([ws], "x" * 512 * 1024)  # over the high-water mark
+        sent.set()
+        await ws.send("end")
+
+    async with serving(app, compression=None, max_size=None) as url:
+        async with connect(f"{url}/burst", max_size=None) as client:
+            client.transport.pause_reading()
+            async with asyncio.timeout(TIMEOUT):
+                await sent.wait()
+            await asyncio.sleep(0.6)  # a couple of watches
+            client.transport.resume_reading()
+            async with asyncio.timeout(TIMEOUT):
+                assert len(await client.recv()) == 512 * 1024
+                assert await client.recv() == "end"
+
+
+async def test_max_buffer_none_lifts_the_limit() -> None:
+    """Without max_buffer, the buffer isn't watched."""
+    app = App(limits=Limits(max_buffer=None))
+
+    @app.route("/burst")
+    async def burst(ws: Connection) -> None:
+        for _ in range(8):
+            broadcast([ws], CHUNK)
+        await ws.send("end")
+
+    async with serving(app, compression=None) as url:
+        async with connect(f"{url}/burst") as client:
+            client.transport.pause_reading()
+            await asyncio.sleep(0.3)
+            client.transport.resume_reading()
+            async with asyncio.timeout(TIMEOUT):
+                for _ in range(8):
+                    assert await client.recv() == CHUNK
+                assert await client.recv() == "end"
+
+
+# Dead peers
+
+
+async def test_a_dead_peer_is_dropped_even_with_data_queued() -> None:
+    """A peer that neither reads nor answers pings is dropped in time."""
+    app = limited_app(Limits(max_buffer=None))
+    options = {"ping_interval": 0.5, "ping_timeout": 0.5, "close_timeout": 0.5}
+    async with serving(app, compression=None, **options) as url:
+        # A raw client that completes the handshake, then does nothing.
+        host, _, port = url.removeprefix("ws://").partition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(handshake("/flood", host=f"{host}:{port}"))
+        async with asyncio.timeout(TIMEOUT):
+            await reader.readuntil(b"\r\n\r\n")
+        writer.transport.pause_reading()  # type: ignore[attr-defined]
+        started = time.monotonic()
+        await probe_round_trip(url)
+        async with asyncio.timeout(TIMEOUT):
+            # The server drops it: reading then gets to EOF or a reset.
+            writer.transport.resume_reading()  # type: ignore[attr-defined]
+            await asyncio.sleep(0)
+            while await reader.read(2**20):
+                if time.monotonic() - started > 2.5:
+                    break
+        # ping_interval + ping_timeout + 1 s for the close frame + 1 s.
+        assert time.monotonic() - started < 0.5 + 0.5 + 1 + 1
+        writer.close()
+        await probe_round_trip(url)
+
+
+async def test_a_live_peer_keeps_answering_pings() -> None:
+    """Keepalive pings get pongs from a client that reads."""
+    app = limited_app()
+    async with serving(app, ping_interval=0.1, ping_timeout=0.5) as url:
+        async with connect(f"{url}/echo", ping_interval=None) as client:
+            for _ in range(5):  # half a second of pings
+                await client.send("ping")
+                async with asyncio.timeout(TIMEOUT):
+                    assert await client.recv() == "ping"
+                await asyncio.sleep(0.1)
+
+
+async def test_keepalive_stops_when_the_connection_closes() -> None:
+    """A ping that finds the connection closing ends the keepalive loop."""
+    app = App()
+    closing = asyncio.Event()
+
+    @app.route("/slow-close")
+    async def slow_close(ws: Connection) -> None:
+        await ws.close()
+        closing.set()
+
+    async with serving(app, ping_interval=0.05, ping_timeout=None) as url:
+        async with connect(f"{url}/slow-close") as client:
+            async with asyncio.timeout(TIMEOUT):
+                await closing.wait()
+            assert await closed_code(client) == 1000
+
+
+# Message rate
+
+
+async def test_a_flooder_is_closed_with_1008() -> None:
+    """Messages beyond the rate and the burst close the connection."""
+    app = limited_app(Limits(rate=50, burst=20))
+    async with serving(app) as url:
+        async with connect(f"{url}/echo") as client:
+            for number in range(200):
+                await client.send(f"{number}")
+            code = await closed_code(client)
+            assert code == 1008
+            assert client.close_reason == "too many messages"
+        await probe_round_trip(url)
+
+
+async def test_a_client_within_the_rate_is_served() -> None:
+    """The burst absorbs a batch; the rate refills it."""
+    app = limited_app(Limits(rate=1000, burst=10))
+    async with serving(app) as url:
+        async with connect(f"{url}/echo") as client:
+            for _ in range(3):
+                for number in range(10):
+                    await client.send(f"{number}")
+                async with asyncio.timeout(TIMEOUT):
+                    for number in range(10):
+                        assert await client.recv() == f"{number}"
+                await asyncio.sleep(0.02)  # 20 tokens' worth
+
+
+async def test_the_rate_limits_streamed_messages() -> None:
+    """recv_streaming() counts a message when its first fragment arrives."""
+    app = limited_app(Limits(rate=0.01, burst=1))
+    async with serving(app) as url:
+        async with connect(f"{url}/stream") as client:
+            await client.send(["a", "b"])
+            async with asyncio.timeout(TIMEOUT):
+                assert await client.recv() == "a"
+                assert await client.recv() == "b"
+            await client.send(["c", "d"])
+            assert await closed_code(client) == 1008
+
+
+async def test_a_route_lifts_the_rate() -> None:
+    """A route's limits replace the app's."""
+    app = limited_app(Limits(rate=1, burst=1))
+    async with serving(app) as url:
+        async with asyncio.timeout(TIMEOUT), connect(f"{url}/probe") as probe:
+            for number in range(50):
+                await probe.send(f"{number}")
+            for number in range(50):
+                assert await probe.recv() == f"{number}"
+
+
+def test_a_token_bucket_refills_at_its_rate() -> None:
+    """A bucket gives its burst at once, then its rate."""
+    bucket = TokenBucket(rate=10, burst=3)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    bucket.updated -= 0.1  # as if 0.1 s had passed: one more token
+    assert [bucket.take() for _ in range(2)] == [True, False]
+    bucket.updated -= 100  # never more than the burst
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+# Connection counts
+
+
+async def test_connections_beyond_the_limit_get_503() -> None:
+    """Over max_connections, a handshake gets 503; a closed one frees a slot."""
+    app = limited_app(Limits(max_connections=2))
+    async with serving(app) as url:
+        first = await connect(f"{url}/echo")
+        second = await connect(f"{url}/echo")
+        with pytest.raises(InvalidStatus) as raised:
+            await connect(f"{url}/echo")
+        response = raised.value.response
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.body == b"The server is at its connection limit.\n"
+        await first.send("still served")
+        assert await first.recv() == "still served"
+        await first.close()
+        third = await connect_once_counted_out(f"{url}/echo")
+        await third.close()
+        await second.close()
+
+
+async def connect_once_counted_out(url: str) -> ClientConnection:
+    """Connect, once the server counted out a connection that just closed."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:  # the server counts it out once its socket closes
+            try:
+                return await connect(url)
+            except InvalidStatus:
+                await asyncio.sleep(0.01)
+
+
+async def test_refused_handshakes_free_their_slot() -> None:
+    """A 404, a 426 or a refused origin doesn't keep its slot."""
+    app = limited_app(Limits(max_connections=1))
+    async with serving(app) as url:
+        for request in [
+            handshake("/nowhere"),
+            handshake("/echo").replace(b"Upgrade: websocket\r\n", b""),
+            handshake("/echo", Origin="https://elsewhere.example"),
+        ]:
+            for _ in range(3):
+                status, _, _ = await exchange(url, request)
+                assert status in {403, 404, 426}
+        await probe_round_trip(url)
+
+
+async def test_connections_per_client_beyond_the_limit_get_429() -> None:
+    """Over max_connections_per_client, a handshake gets 429."""
+    app = limited_app(Limits(max_connections_per_client=1))
+    async with serving(app) as url:
+        async with connect(f"{url}/echo") as first:
+            with pytest.raises(InvalidStatus) as raised:
+                await connect(f"{url}/echo")
+            assert raised.value.response.status_code == 429
+            await first.send("still served")
+            assert await first.recv() == "still served"
+
+
+async def test_a_route_counts_its_own_connections() -> None:
+    """A route's max_connections counts its connections, within the app's."""
+    app = App()
+
+    @app.route("/admin", limits=Limits(max_connections=1))
+    async def admin(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    @app.route("/public")
+    async def public(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    async with serving(app) as url, connect(f"{url}/admin"):
+        with pytest.raises(InvalidStatus) as raised:
+            await connect(f"{url}/admin")
+        assert raised.value.response.status_code == 503
+        async with connect(f"{url}/public"), connect(f"{url}/public"):
+            pass
+
+
+async def test_a_unix_socket_has_no_client_address(tmp_path: object) -> None:
+    """Per-client limits don't apply to clients without an address."""
+    from pathlib import Path
+
+    from websockets.asyncio.client import unix_connect
+
+    from wsroute.testing import TestServer
+
+    app = limited_app(Limits(max_connections_per_client=1))
+    path = str(Path(str(tmp_path)) / "socket")
+    async with TestServer(app, unix=True, path=path):
+        async with (
+            unix_connect(path, "ws://localhost/echo") as first,
+            unix_connect(path, "ws://localhost/echo") as second,
+        ):
+            await first.send("one")
+            await second.send("two")
+            assert await first.recv() == "one"
+            assert await second.recv() == "two"
+
+
+async def test_debug_mode_tells_a_refusal_for_limits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Debug mode traces refusals by the app's and the route's limits."""
+    app = App(limits=Limits(max_connections=2))
+
+    @app.route("/admin", limits=Limits(max_connections=1))
+    async def admin(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    @app.route("/public")
+    async def public(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    caplog.set_level(logging.INFO, "wsroute.debug")
+    async with serving(app, debug=True) as url, connect(f"{url}/admin"):
+        with pytest.raises(InvalidStatus):
+            await connect(f"{url}/admin")
+        async with await connect_once_counted_out(f"{url}/public"):
+            with pytest.raises(InvalidStatus):
+                await connect(f"{url}/public")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("limits: the route is full: answers 503" in m for m in messages)
+    assert any("limits: the app is full: answers 503" in m for m in messages)
+
+
+# Setup
+
+
+def test_limits_default_to_safe_values() -> None:
+    """The defaults: 1 MiB, 100 messages/s with bursts of 200, fds."""
+    limits = Limits()
+    assert limits.max_buffer == 2**20
+    assert (limits.rate, limits.burst) == (100, 200)
+    assert limits.max_connections == default_max_connections()
+    assert limits.max_connections_per_client is None
+    assert limits.replace(rate=None).rate is None
+    assert App().limits == limits
+
+
+def test_a_redirect_takes_no_limits() -> None:
+    """A rule that redirects opens no WebSocket: it takes no limits."""
+    app = App()
+    with pytest.raises(SetupError, match="takes no limits"):
+        app.add_route("/old", redirect_to="/new", limits=Limits())
+
+
+async def test_a_blueprint_route_keeps_its_limits() -> None:
+    """A blueprint's route brings its limits to the app."""
+    blueprint = Blueprint("chat", url_prefix="/chat")
+
+    @blueprint.route("/room", limits=Limits(rate=1, burst=1))
+    async def room(ws: Connection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    app = App()
+    app.register_blueprint(blueprint)
+    async with serving(app) as url, connect(f"{url}/chat/room") as client:
+        await client.send("one")
+        assert await client.recv() == "one"
+        await client.send("two")
+        await client.send("three")
+        assert await closed_code(client) == 1008
