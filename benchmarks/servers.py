@@ -30,6 +30,20 @@ from werkzeug.routing import Map, Rule
 HOST = "127.0.0.1"
 
 
+def unreached_limits() -> Any:
+    """
+    Return wsroute's limits with a message rate no load generator reaches.
+
+    Each connection of the echo workloads sends thousands of messages per
+    second, over the default rate of 100: this keeps the rate limit's check
+    on every message, and its cost in the figures, without closing anyone.
+
+    """
+    from wsroute import Limits
+
+    return Limits(rate=1e9, burst=10**9)
+
+
 def rules(count: int) -> list[str]:
     """
     Return ``count`` rules, werkzeug's syntax, the measured ones last.
@@ -83,7 +97,7 @@ async def wsroute(count: int) -> None:
     """Serve a wsroute app."""
     from wsroute import App
 
-    app = App()
+    app = App(limits=unreached_limits())
     for number, rule in enumerate(rules(count)):
         app.add_route(rule, echo, endpoint=f"rule{number}")
     await serve_until_terminated(app.serve(HOST, 0, compression=None))
@@ -140,7 +154,7 @@ async def wsroute_json(count: int) -> None:
     async def neg(ws: Connection, request: dict[str, Any]) -> Any:
         return -request["a"]
 
-    app = App()
+    app = App(limits=unreached_limits())
     for number, rule in enumerate(rules(count)):
         app.add_route(rule, echo, endpoint=f"rule{number}")
     app.add_route("/rpc", rpc)
@@ -188,7 +202,7 @@ async def wsroute_fanout(count: int, redis_url: str | None = None) -> None:
         from wsroute.redis import RedisRooms  # needs the redis extra
 
         rooms = RedisRooms(redis_url)
-    app = App(rooms=rooms)
+    app = App(rooms=rooms, limits=unreached_limits())
 
     @app.route("/room")
     async def room(ws: Connection) -> None:
