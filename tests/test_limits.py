@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 import time
 
@@ -74,6 +75,21 @@ async def probe_round_trip(url: str) -> None:
 # Outbound buffer
 
 
+def shrink_send_buffer(ws: Connection) -> None:
+    """Make the kernel's buffer small, so that the server's own fills soon."""
+    sock = ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+
+
+def small_receive_buffer(url: str) -> socket.socket:
+    """Connect a socket to the server at ``url``, with a small receive buffer."""
+    host, _, port = url.removeprefix("ws://").partition(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.connect((host, int(port)))
+    return sock
+
+
 async def test_a_client_that_stops_reading_is_cut_off() -> None:
     """Data queued beyond max_buffer closes the connection within 2 s."""
     app = limited_app(Limits(max_buffer=256 * 1024))
@@ -82,9 +98,7 @@ async def test_a_client_that_stops_reading_is_cut_off() -> None:
 
     @app.route("/watched")
     async def watched(ws: Connection) -> None:
-        # Small kernel buffers, so that the server's own buffer fills soon.
-        sock = ws.transport.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        shrink_send_buffer(ws)
         while ws.close_code is None:
             broadcast([ws], CHUNK)  # nothing slows this loop but the sleep
             buffered.append(ws.transport.get_write_buffer_size())
@@ -95,10 +109,7 @@ async def test_a_client_that_stops_reading_is_cut_off() -> None:
         closed.set()
 
     async with serving(app, compression=None, max_size=None) as url:
-        host, _, port = url.removeprefix("ws://").partition(":")
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.connect((host, int(port)))
+        sock = small_receive_buffer(url)
         async with connect(f"{url}/watched", max_size=None, sock=sock) as client:
             client.transport.pause_reading()  # the client stops reading
             async with asyncio.timeout(TIMEOUT):
@@ -114,41 +125,108 @@ async def test_a_client_that_stops_reading_is_cut_off() -> None:
         await probe_round_trip(url)
 
 
-async def test_a_client_that_reads_slowly_keeps_its_connection() -> None:
-    """Below max_buffer, a full buffer is only waited on."""
-    app = App(limits=Limits(max_buffer=2**20))
+# Just under max_buffer, 1 MiB: the kernel's buffers take about half of it.
+BURST = 1_000_000
+
+
+def burst_app() -> tuple[App, list[Connection], asyncio.Event]:
+    """An app that sends BURST bytes without waiting, then "end"."""
+    app = limited_app(Limits(max_buffer=2**20))
+    connections: list[Connection] = []
     sent = asyncio.Event()
 
     @app.route("/burst")
     async def burst(ws: Connection) -> None:
-        broadcast([ws], "x" * 512 * 1024)  # over the high-water mark
+        shrink_send_buffer(ws)
+        connections.append(ws)
+        broadcast([ws], "x" * BURST)  # over the high-water mark
         sent.set()
-        await ws.send("end")
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send("end")
 
+    return app, connections, sent
+
+
+async def test_a_client_that_reads_slowly_keeps_its_connection() -> None:
+    """Below max_buffer, a full buffer is only watched, and then forgotten."""
+    app, connections, sent = burst_app()
     async with serving(app, compression=None, max_size=None) as url:
-        async with connect(f"{url}/burst", max_size=None) as client:
+        sock = small_receive_buffer(url)
+        async with connect(f"{url}/burst", max_size=None, sock=sock) as client:
             client.transport.pause_reading()
             async with asyncio.timeout(TIMEOUT):
                 await sent.wait()
+            [ws] = connections
+            assert ws.watching is not None  # over the high-water mark
             await asyncio.sleep(0.6)  # a couple of watches
+            assert ws.watching is not None
+            assert ws.close_code is None
             client.transport.resume_reading()
             async with asyncio.timeout(TIMEOUT):
-                assert len(await client.recv()) == 512 * 1024
+                assert len(await client.recv()) == BURST
                 assert await client.recv() == "end"
+            assert ws.watching is None  # under the low-water mark
+
+
+async def test_a_client_that_leaves_with_data_queued_ends_the_watch() -> None:
+    """A connection lost while its buffer is full stops being watched."""
+    app, connections, sent = burst_app()
+    async with serving(app, compression=None, max_size=None) as url:
+        sock = small_receive_buffer(url)
+        client = await connect(f"{url}/burst", max_size=None, sock=sock)
+        client.transport.pause_reading()
+        async with asyncio.timeout(TIMEOUT):
+            await sent.wait()
+        [ws] = connections
+        assert ws.watching is not None
+        client.transport.abort()
+        async with asyncio.timeout(TIMEOUT):
+            await ws.wait_closed()
+        assert ws.watching is None
+        await probe_round_trip(url)
 
 
 async def test_max_buffer_none_lifts_the_limit() -> None:
-    """Without max_buffer, the buffer isn't watched."""
+    """Without max_buffer, the buffer isn't watched, however full."""
     app = App(limits=Limits(max_buffer=None))
+    buffered: list[int] = []
 
     @app.route("/burst")
     async def burst(ws: Connection) -> None:
-        for _ in range(8):
+        shrink_send_buffer(ws)
+        for _ in range(32):  # 2 MiB, twice the default max_buffer
             broadcast([ws], CHUNK)
+        await asyncio.sleep(0.3)  # a watch would have run by now
+        buffered.append(ws.transport.get_write_buffer_size())
+        assert ws.watching is None
+        await ws.send("end")
+
+    async with serving(app, compression=None, max_size=None) as url:
+        sock = small_receive_buffer(url)
+        async with connect(f"{url}/burst", max_size=None, sock=sock) as client:
+            client.transport.pause_reading()
+            await asyncio.sleep(0.5)
+            client.transport.resume_reading()
+            async with asyncio.timeout(TIMEOUT):
+                for _ in range(32):
+                    assert await client.recv() == CHUNK
+                assert await client.recv() == "end"
+    assert buffered[0] > 2**20
+
+
+async def test_rooms_send_to_members_without_max_buffer() -> None:
+    """With max_buffer lifted, rooms send to a member whatever it holds."""
+    app = App(limits=Limits(max_buffer=None))
+
+    @app.route("/member")
+    async def member(ws: Connection) -> None:
+        ws.join("room")
+        for _ in range(8):
+            app.rooms.publish("room", CHUNK)
         await ws.send("end")
 
     async with serving(app, compression=None) as url:
-        async with connect(f"{url}/burst") as client:
+        async with connect(f"{url}/member") as client:
             client.transport.pause_reading()
             await asyncio.sleep(0.3)
             client.transport.resume_reading()
@@ -201,7 +279,7 @@ async def test_a_live_peer_keeps_answering_pings() -> None:
 
 
 async def test_keepalive_stops_when_the_connection_closes() -> None:
-    """A ping that finds the connection closing ends the keepalive loop."""
+    """Pings due while the connection closes don't get in its way."""
     app = App()
     closing = asyncio.Event()
 
@@ -420,6 +498,22 @@ def test_limits_default_to_safe_values() -> None:
     assert limits.max_connections_per_client is None
     assert limits.replace(rate=None).rate is None
     assert App().limits == limits
+
+
+def test_max_connections_default_below_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default leaves a tenth of the file descriptors to the rest."""
+
+    def getrlimit(soft: int) -> object:
+        return lambda which: (soft, resource.RLIM_INFINITY)
+
+    monkeypatch.setattr(resource, "getrlimit", getrlimit(1024))
+    assert default_max_connections() == 921
+    monkeypatch.setattr(resource, "getrlimit", getrlimit(1))
+    assert default_max_connections() == 1
+    monkeypatch.setattr(resource, "getrlimit", getrlimit(resource.RLIM_INFINITY))
+    assert default_max_connections() == 1_000_000
 
 
 def test_a_redirect_takes_no_limits() -> None:

@@ -200,7 +200,8 @@ class Connection(ServerConnection):
             except TimeoutError:
                 self.cut_off(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
                 return
-            except ConnectionClosed:
+            except ConnectionClosed:  # pragma: no cover
+                # connection_lost() cancels this task before ping() can raise.
                 return
 
     def pause_writing(self) -> None:

@@ -195,10 +195,8 @@ class Admission:
         connection.counted = ()
 
 
-def apply_limits(connection: Connection, limits: Limits | None) -> None:
+def apply_limits(connection: Connection, limits: Limits) -> None:
     """Set the limits of a routed connection, on it."""
-    if limits is None:
-        return
     connection.max_buffer = limits.max_buffer
     if limits.rate is not None:
         connection.bucket = TokenBucket(limits.rate, limits.burst)

@@ -28,10 +28,10 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
 
 from .exceptions import SetupError
+from .limits import Limits
 
 if TYPE_CHECKING:
     from .connection import Connection
-    from .limits import Limits
 
 __all__ = [
     "Handler",
@@ -110,13 +110,13 @@ class Route(Rule):
         self.handshake_hooks: tuple[HandshakeHook, ...] = (*kept, *self.hooks)
         self.origins: tuple[str | re.Pattern[str], ...] = self.own_origins
         self.own_limits = limits
-        self.limits = limits
+        self.limits = Limits() if limits is None else limits
 
     def inherit(
         self,
         app_hooks: Sequence[HandshakeHook],
         app_origins: Sequence[str | re.Pattern[str]],
-        app_limits: Limits | None = None,
+        app_limits: Limits,
     ) -> None:
         """
         Settle the route's hooks, origins and limits, given the app's.
