@@ -95,8 +95,7 @@ async def test_a_handshake_step_by_step(caplog: pytest.LogCaptureFixture) -> Non
         "  origin: no Origin header, so not a browser: fine",
         "  hook tests.test_debug.debug_app.<locals>.who: passes, user 'alice'",
         "  hook tests.test_debug.debug_app.<locals>.only_users: passes, user 'alice'",
-        "  answer: 101 Switching Protocols; subprotocol: none; "
-        "extensions: permessage-deflate",
+        "  answer: 101 Switching Protocols; subprotocol: none; extensions: none",
         "  handler tests.test_debug.debug_app.<locals>.item: runs",
         "  closed: 1000 (OK), by the server",
     ]

@@ -60,7 +60,7 @@ async def test_first_message_picks_the_handler() -> None:
         (
             '{"type": "join", "pad": "' + "x" * 1000 + '"}',
             1009,
-            "frame exceeds limit of 1000 bytes",
+            "frame with 1027 bytes exceeds limit of 1000 bytes",
         ),
     ],
 )

@@ -540,3 +540,49 @@ async def test_a_blueprint_route_keeps_its_limits() -> None:
         await client.send("two")
         await client.send("three")
         assert await closed_code(client) == 1008
+
+
+# Compression
+
+
+async def test_compression_is_off_by_default() -> None:
+    """A client's offer of permessage-deflate is declined."""
+    app = limited_app()
+    async with serving(app) as url:
+        async with connect(f"{url}/echo", compression="deflate") as client:
+            assert client.protocol.extensions == []
+            assert client.response is not None
+            assert "Sec-WebSocket-Extensions" not in client.response.headers
+
+
+async def test_a_deflate_bomb_closes_1009() -> None:
+    """A message that inflates beyond max_size closes with 1009 at once."""
+    app = limited_app(Limits(rate=None))
+    async with serving(app, compression="deflate", max_size=2**20) as url:
+        async with connect(
+            f"{url}/echo", compression="deflate", max_size=None
+        ) as client:
+            assert [ext.name for ext in client.protocol.extensions] == [
+                "permessage-deflate"
+            ]
+            bomb = "x" * 64 * 2**20  # 64 MiB that deflate makes about 64 KiB
+            await client.send(bomb)
+            assert await closed_code(client) == 1009
+        await probe_round_trip(url)
+
+
+async def test_a_compressed_frame_without_compression_closes_1002() -> None:
+    """A frame with RSV1 set, on a connection without deflate, closes 1002."""
+    async with serving(limited_app()) as url:
+        host, _, port = url.removeprefix("ws://").partition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(handshake("/echo", host=f"{host}:{port}"))
+        async with asyncio.timeout(TIMEOUT):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"\xc1\x80" + b"\x00" * 4)  # FIN, RSV1, text; masked
+            header = await reader.readexactly(2)
+            payload = await reader.readexactly(header[1])
+        assert header[0] == 0x88  # a close frame
+        assert int.from_bytes(payload[:2]) == 1002
+        writer.close()
+        await probe_round_trip(url)

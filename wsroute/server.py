@@ -171,8 +171,9 @@ def create_server(
             logger, and list the app's routes in 404 answers; see
             :mod:`wsroute.debug`. Not for production.
         options: Any other option of :func:`websockets.asyncio.server.serve`,
-            such as ``max_size``, ``compression``, ``origins``,
-            ``ping_interval``, ``open_timeout``, or ``unix=True`` with
+            such as ``max_size``, ``origins``, ``ping_interval``,
+            ``open_timeout``, ``compression`` (off, unlike websockets'
+            default: ``compression="deflate"`` turns it on), or ``unix=True`` with
             ``path=...`` for a Unix socket. A ``process_request`` function
             runs after routing succeeded, so it can read ``connection.route``.
             A ``create_connection`` class must subclass
@@ -194,6 +195,8 @@ def create_server(
         )
     if ssl is not None and ssl is not True:
         options["ssl"] = ssl
+    # Compression costs memory and exposes secrets; see topics/reliability.
+    options.setdefault("compression", None)
     # websockets' debug log shows credentials; keep them out.
     logger = options.get("logger") or logging.getLogger("websockets.server")
     options["logger"] = RedactingLogger(logger)
