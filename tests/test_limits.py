@@ -311,6 +311,35 @@ async def test_a_flooder_is_closed_with_1008() -> None:
         await probe_round_trip(url)
 
 
+async def test_a_ping_flood_is_closed_with_1008() -> None:
+    """Pings count against the rate: websockets answers each one."""
+    app = limited_app(Limits(rate=10, burst=20))
+    async with serving(app) as url:
+        async with connect(f"{url}/echo", ping_interval=None) as client:
+            with contextlib.suppress(ConnectionClosed):
+                for _ in range(100):
+                    await client.ping()
+            assert await closed_code(client) == 1008
+        await probe_round_trip(url)
+
+
+async def test_messages_count_even_when_the_handler_does_not_read() -> None:
+    """A flood to a handler that isn't reading is closed all the same."""
+    app = limited_app(Limits(rate=10, burst=20))
+
+    @app.route("/idle")
+    async def idle(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    async with serving(app) as url:
+        async with connect(f"{url}/idle") as client:
+            with contextlib.suppress(ConnectionClosed):
+                for number in range(100):
+                    await client.send(f"{number}")
+            assert await closed_code(client) == 1008
+        await probe_round_trip(url)
+
+
 async def test_a_client_within_the_rate_is_served() -> None:
     """The burst absorbs a batch; the rate refills it."""
     app = limited_app(Limits(rate=1000, burst=10))
@@ -326,7 +355,7 @@ async def test_a_client_within_the_rate_is_served() -> None:
 
 
 async def test_the_rate_limits_streamed_messages() -> None:
-    """recv_streaming() counts a message when its first fragment arrives."""
+    """A fragmented message counts once, by its first fragment."""
     app = limited_app(Limits(rate=0.01, burst=1))
     async with serving(app) as url:
         async with connect(f"{url}/stream") as client:

@@ -13,17 +13,17 @@ a few conveniences.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import Hashable
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, overload
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
-from websockets.typing import Data
+from websockets.protocol import Event
 from werkzeug.datastructures import MultiDict
 
 from . import codec
@@ -118,64 +118,25 @@ class Connection(ServerConnection):
         """
         return SimpleNamespace()
 
-    @overload
-    async def recv(self, decode: Literal[True]) -> str: ...
-
-    @overload
-    async def recv(self, decode: Literal[False]) -> bytes: ...
-
-    @overload
-    async def recv(self, decode: bool | None = None) -> Data: ...
-
-    async def recv(self, decode: bool | None = None) -> Data:
+    def process_event(self, event: Event) -> None:
         """
-        Receive the next message, within the route's message rate.
+        Count each message and ping from the client against the route's rate.
 
-        As :meth:`websockets.asyncio.connection.Connection.recv`, which
-        ``async for message in ws`` calls too. A client that sends messages
-        faster than the ``rate`` of its route's :class:`~wsroute.Limits`
-        allows, once their ``burst`` is spent, is disconnected with 1008
-        (policy violation) and the reason "too many messages": this raises
-        :exc:`~websockets.exceptions.ConnectionClosed`.
+        A client that sends messages or pings faster than the ``rate`` of its
+        route's :class:`~wsroute.Limits` allows, once their ``burst`` is
+        spent, is disconnected with 1008 (policy violation) and the reason
+        "too many messages". Messages are counted as they arrive, by their
+        first frame, whether the handler reads them or not.
 
         """
-        message = await super().recv(decode)
-        if self.bucket is not None and not self.bucket.take():
-            await self.flooded()
-        return message
-
-    @overload
-    def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...
-
-    @overload
-    def recv_streaming(self, decode: Literal[False]) -> AsyncIterator[bytes]: ...
-
-    @overload
-    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]: ...
-
-    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]:
-        """Receive the next message in fragments, within the route's rate."""
-        fragments = super().recv_streaming(decode)
-        first = await anext(fragments)
-        if self.bucket is not None and not self.bucket.take():
-            await self.flooded()
-        yield first
-        async for fragment in fragments:
-            yield fragment
-
-    async def flooded(self) -> NoReturn:
-        """
-        Close a connection that sends too many messages.
-
-        It doesn't get to finish the closing handshake, since the messages it
-        sent before its close frame won't be read: its connection is dropped
-        after a second.
-
-        """
-        self.cut_off(CloseCode.POLICY_VIOLATION, "too many messages")
-        assert self.cutting_off is not None
-        await asyncio.shield(self.cutting_off)
-        raise self.protocol.close_exc
+        super().process_event(event)
+        if (
+            self.bucket is not None
+            and isinstance(event, Frame)
+            and event.opcode in COUNTED_OPCODES
+            and not self.bucket.take()
+        ):
+            self.cut_off(CloseCode.POLICY_VIOLATION, "too many messages")
 
     async def keepalive(self) -> None:
         """
@@ -348,6 +309,8 @@ class Connection(ServerConnection):
         )
 
 
+# The frames that count against the message rate: the first of a message, a ping.
+COUNTED_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.PING})
 # How often a full send buffer is checked against max_buffer, in seconds.
 WATCH_INTERVAL = 0.25
 # How long a connection that can't keep up has to take its close frame.

@@ -75,10 +75,10 @@ class Limits:
             even the close frame can't be sent within a second. A handler
             that awaits each :meth:`~websockets.asyncio.connection.Connection.send`
             never gets there: ``send()`` waits while the buffer is full.
-        rate: How many messages per second a client may send, on average.
-            Beyond that, and once ``burst`` is spent, the connection is
-            closed with 1008 and the reason "too many messages". Counted as
-            the handler receives messages.
+        rate: How many messages per second a client may send, on average;
+            pings count too. Beyond that, and once ``burst`` is spent, the
+            connection is closed with 1008 and the reason "too many
+            messages". Counted as messages arrive.
         burst: How many messages a client may send at once, above ``rate``.
         max_connections: How many connections may be open at a time. Beyond
             that, handshakes get 503 (Service Unavailable). By default, nine
