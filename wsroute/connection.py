@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode, Frame, Opcode
+from websockets.frames import BINARY, PING, TEXT, CloseCode, Frame
 from websockets.http11 import Request
 from websockets.protocol import Event
 from werkzeug.datastructures import MultiDict
@@ -130,11 +130,14 @@ class Connection(ServerConnection):
 
         """
         super().process_event(event)
-        if (
-            self.bucket is not None
-            and isinstance(event, Frame)
-            and event.opcode in COUNTED_OPCODES
-            and not self.bucket.take()
+        bucket = self.bucket
+        if bucket is None or not isinstance(event, Frame):
+            return
+        # Tests of identity, since hashing an Opcode runs Python code: the
+        # first frame of a message, or a ping, counts.
+        opcode = event.opcode
+        if (opcode is TEXT or opcode is BINARY or opcode is PING) and (
+            not bucket.take()
         ):
             self.cut_off(CloseCode.POLICY_VIOLATION, "too many messages")
 
@@ -309,8 +312,6 @@ class Connection(ServerConnection):
         )
 
 
-# The frames that count against the message rate: the first of a message, a ping.
-COUNTED_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.PING})
 # How often a full send buffer is checked against max_buffer, in seconds.
 WATCH_INTERVAL = 0.25
 # How long a connection that can't keep up has to take its close frame.

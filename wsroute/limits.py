@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import dataclasses
 import resource
-import time
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from websockets.http11 import Response
@@ -120,16 +120,19 @@ class TokenBucket:
         self.rate = rate
         self.burst = burst
         self.tokens = float(burst)
-        self.updated = time.monotonic()
+        self.updated = monotonic()
 
     def take(self) -> bool:
         """Take a token; tell whether there was one."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        now = monotonic()
+        tokens = self.tokens + (now - self.updated) * self.rate
+        if tokens > self.burst:
+            tokens = self.burst
         self.updated = now
-        if self.tokens < 1:
+        if tokens < 1:
+            self.tokens = tokens
             return False
-        self.tokens -= 1
+        self.tokens = tokens - 1
         return True
 
 
