@@ -186,6 +186,19 @@ async def test_a_client_that_leaves_with_data_queued_ends_the_watch() -> None:
         await probe_round_trip(url)
 
 
+async def read_after_a_pause(
+    client: ClientConnection, seconds: float, chunks: int
+) -> None:
+    """Stop reading for a while, then read ``chunks`` CHUNKs and "end"."""
+    client.transport.pause_reading()
+    await asyncio.sleep(seconds)
+    client.transport.resume_reading()
+    async with asyncio.timeout(TIMEOUT):
+        for _ in range(chunks):
+            assert await client.recv() == CHUNK
+        assert await client.recv() == "end"
+
+
 async def test_max_buffer_none_lifts_the_limit() -> None:
     """Without max_buffer, the buffer isn't watched, however full."""
     app = App(limits=Limits(max_buffer=None))
@@ -204,13 +217,7 @@ async def test_max_buffer_none_lifts_the_limit() -> None:
     async with serving(app, compression=None, max_size=None) as url:
         sock = small_receive_buffer(url)
         async with connect(f"{url}/burst", max_size=None, sock=sock) as client:
-            client.transport.pause_reading()
-            await asyncio.sleep(0.5)
-            client.transport.resume_reading()
-            async with asyncio.timeout(TIMEOUT):
-                for _ in range(32):
-                    assert await client.recv() == CHUNK
-                assert await client.recv() == "end"
+            await read_after_a_pause(client, 0.5, chunks=32)
     assert buffered[0] > 2**20
 
 
@@ -227,13 +234,7 @@ async def test_rooms_send_to_members_without_max_buffer() -> None:
 
     async with serving(app, compression=None) as url:
         async with connect(f"{url}/member") as client:
-            client.transport.pause_reading()
-            await asyncio.sleep(0.3)
-            client.transport.resume_reading()
-            async with asyncio.timeout(TIMEOUT):
-                for _ in range(8):
-                    assert await client.recv() == CHUNK
-                assert await client.recv() == "end"
+            await read_after_a_pause(client, 0.3, chunks=8)
 
 
 # Dead peers
