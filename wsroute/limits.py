@@ -80,7 +80,8 @@ class Limits:
             connection is closed with 1008 and the reason "too many
             messages". Counted as messages arrive.
         burst: How many messages a client may send at once, above ``rate``.
-        max_connections: How many connections may be open at a time. Beyond
+        max_connections: How many connections may be open at a time, in
+            each process that serves the app (each worker). Beyond
             that, handshakes get 503 (Service Unavailable). By default, nine
             tenths of the process's limit of open files.
         max_connections_per_client: How many connections may be open at a
