@@ -13,6 +13,7 @@ and above, it costs one method call per record.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from websockets.frames import Frame, Opcode
@@ -40,7 +41,10 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
     * ``< TEXT '...' [12 bytes]`` and other data frames, both ways: the
       contents are left out, and the opcode and the length stay.
 
-    Other records, at any level, pass unchanged.
+    At DEBUG level, a record with a traceback, such as websockets' ``!
+    invalid handshake``, becomes one line that ends with the exception's
+    message, since what it tells is a client's fault. Other records, at any
+    level, pass unchanged.
 
     """
 
@@ -51,6 +55,10 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
         """Log a record, once its credentials are left out."""
         if level <= logging.DEBUG and args:
             args = redact(msg, args)
+        if level <= logging.DEBUG and kwargs.get("exc_info"):
+            # A client's fault, such as a malformed handshake: one line.
+            exc = exception(kwargs.pop("exc_info"))
+            msg, args = "%s: %s", (msg % args if args else msg, describe(exc))
         # Records name websockets' line, not this one.
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
         self.logger.log(level, msg, *args, **kwargs)
@@ -68,3 +76,20 @@ def redact(msg: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
         if frame.opcode in DATA:
             return (f"{frame.opcode.name} [{len(frame.data)} bytes]",)
     return args
+
+
+def exception(exc_info: Any) -> BaseException | None:
+    """Find the exception that a logging call's ``exc_info`` names."""
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple):
+        return exc_info[1]  # type: ignore[no-any-return]
+    return sys.exc_info()[1]
+
+
+def describe(exc: BaseException | None) -> str:
+    """Tell an exception, and what caused it, in one line."""
+    if exc is None:
+        return "no exception"
+    parts = [exc] if exc.__cause__ is None else [exc, exc.__cause__]
+    return ": ".join(str(part) or type(part).__name__ for part in parts)
