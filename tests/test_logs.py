@@ -72,3 +72,82 @@ def test_debug_tracebacks_become_one_line(caplog: pytest.LogCaptureFixture) -> N
         *[True] * 4,
         False,
     ]
+
+
+def test_a_repeated_error_is_logged_once_a_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same error on the same line shows its traceback once a period."""
+    logger = RedactingLogger(logging.getLogger("tests.logs"), repeats_after=3600)
+    caplog.set_level(logging.ERROR, logger="tests.logs")
+
+    def fail(number: int) -> None:
+        """Raise the same error, from the same line, whatever the number."""
+        raise ValueError(f"bad {number}")
+
+    for number in range(5):
+        try:
+            fail(number)
+        except ValueError:
+            logger.error("handler %s failed", "f", exc_info=True)
+    try:
+        raise KeyError("elsewhere")  # another line: logged too
+    except KeyError:
+        logger.error("handler %s failed", "f", exc_info=True)
+    logger.error("no traceback")  # not throttled
+    logger.error("no traceback")
+    assert [record.getMessage() for record in caplog.records] == [
+        "handler f failed",
+        "handler f failed",
+        "no traceback",
+        "no traceback",
+    ]
+    # Once the period is over, the next one tells how many were left out.
+    logger.errors = {
+        key: (logged - 3600, left_out)
+        for key, (logged, left_out) in logger.errors.items()
+    }
+    try:
+        fail(5)
+    except ValueError:
+        logger.error("handler %s failed", "f", exc_info=True)
+    assert caplog.records[-1].getMessage() == (
+        "handler f failed (and 4 times more since its last traceback)"
+    )
+    assert caplog.records[-1].exc_info is not None
+
+
+async def test_a_handler_that_crashes_for_everyone_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ten connections crash the same handler: one traceback, ten 1011s."""
+    app = App()
+
+    @app.route("/broken")
+    async def broken(ws: Connection) -> None:
+        raise RuntimeError("a bug")
+
+    caplog.set_level(logging.ERROR)
+    async with TestServer(app, raise_server_exceptions=False) as server:
+        for _ in range(10):
+            async with server.connect("/broken") as ws:
+                await ws.wait_closed()
+                assert ws.close_code == 1011
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.exc_info is not None for record in errors] == [True]
+    assert "handler tests.test_logs" in errors[0].getMessage()
+
+
+def test_errors_without_a_traceback_repeat_by_message_and_type(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception never raised has no line: its message and type count."""
+    logger = RedactingLogger(logging.getLogger("tests.logs"))
+    caplog.set_level(logging.ERROR, logger="tests.logs")
+    logger.error("unraised", exc_info=ValueError("never raised"))
+    logger.error("unraised", exc_info=ValueError("never raised"))
+    logger.error("outside an except block", exc_info=True)
+    assert [record.getMessage() for record in caplog.records] == [
+        "unraised",
+        "outside an except block",
+    ]

@@ -13,7 +13,9 @@ and above, it costs one method call per record.
 from __future__ import annotations
 
 import logging
+import math
 import sys
+import time
 from typing import Any
 
 from websockets.frames import Frame, Opcode
@@ -43,13 +45,24 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
 
     At DEBUG level, a record with a traceback, such as websockets' ``!
     invalid handshake``, becomes one line that ends with the exception's
-    message, since what it tells is a client's fault. Other records, at any
-    level, pass unchanged.
+    message, since what it tells is a client's fault. At ERROR level, the
+    same error, raised on the same line, is logged with its traceback at
+    most once every ``repeats_after`` seconds; the next time it's logged
+    tells how many times it was left out. Other records, at any level, pass
+    unchanged.
 
     """
 
-    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        repeats_after: float = 60.0,
+    ) -> None:
         super().__init__(logger, {})
+        self.repeats_after = repeats_after
+        # For each error, by where it was raised: when its traceback was
+        # last logged, and how many times it was left out since.
+        self.errors: dict[tuple[Any, ...], tuple[float, int]] = {}
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         """Log a record, once its credentials are left out."""
@@ -59,9 +72,49 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
             # A client's fault, such as a malformed handshake: one line.
             exc = exception(kwargs.pop("exc_info"))
             msg, args = "%s: %s", (msg % args if args else msg, describe(exc))
+        elif level >= logging.ERROR and kwargs.get("exc_info"):
+            exc = exception(kwargs["exc_info"])
+            if exc is not None:
+                left_out = self.left_out(msg, exc)
+                if left_out is None:
+                    return
+                if left_out:
+                    msg = f"{msg} (and %d times more since its last traceback)"
+                    args = (*args, left_out)
         # Records name websockets' line, not this one.
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
         self.logger.log(level, msg, *args, **kwargs)
+
+    def left_out(self, msg: str, exc: BaseException) -> int | None:
+        """
+        Tell whether to log an error's traceback, since when it repeats.
+
+        An error, by its message and the line that raised it, is logged with
+        its traceback once every ``repeats_after`` seconds at most: a bug
+        that every connection meets doesn't fill the logs. Returns None to
+        leave it out, or how many times it was left out since it was last
+        logged.
+
+        """
+        traceback = exc.__traceback__
+        while traceback is not None and traceback.tb_next is not None:
+            traceback = traceback.tb_next
+        where = (
+            (None, None)
+            if traceback is None
+            else (
+                traceback.tb_frame.f_code.co_filename,
+                traceback.tb_lineno,
+            )
+        )
+        key = (msg, type(exc), *where)
+        now = time.monotonic()
+        logged, left_out = self.errors.get(key, (-math.inf, 0))
+        if now - logged < self.repeats_after:
+            self.errors[key] = (logged, left_out + 1)
+            return None
+        self.errors[key] = (now, 0)
+        return left_out
 
 
 def redact(msg: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
