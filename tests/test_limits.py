@@ -8,14 +8,16 @@ import logging
 import resource
 import socket
 import time
+from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsroute import App, Blueprint, Connection, Limits, SetupError
 from wsroute.limits import TokenBucket, default_max_connections
+from wsroute.testing import TestServer
 
 from .conftest import TIMEOUT, exchange, handshake, serving
 
@@ -449,18 +451,21 @@ async def test_connections_per_client_beyond_the_limit_get_429() -> None:
             assert await first.recv() == "still served"
 
 
+def admin_and_public_app(limits: Limits) -> App:
+    """An app whose /admin route takes one connection at a time."""
+    app = App(limits=limits)
+
+    async def wait(ws: Connection) -> None:
+        await ws.wait_closed()
+
+    app.add_route("/admin", wait, endpoint="admin", limits=Limits(max_connections=1))
+    app.add_route("/public", wait, endpoint="public")
+    return app
+
+
 async def test_a_route_counts_its_own_connections() -> None:
     """A route's max_connections counts its connections, within the app's."""
-    app = App()
-
-    @app.route("/admin", limits=Limits(max_connections=1))
-    async def admin(ws: Connection) -> None:
-        await ws.wait_closed()
-
-    @app.route("/public")
-    async def public(ws: Connection) -> None:
-        await ws.wait_closed()
-
+    app = admin_and_public_app(Limits())
     async with serving(app) as url, connect(f"{url}/admin"):
         with pytest.raises(InvalidStatus) as raised:
             await connect(f"{url}/admin")
@@ -469,16 +474,10 @@ async def test_a_route_counts_its_own_connections() -> None:
             pass
 
 
-async def test_a_unix_socket_has_no_client_address(tmp_path: object) -> None:
+async def test_a_unix_socket_has_no_client_address(tmp_path: Path) -> None:
     """Per-client limits don't apply to clients without an address."""
-    from pathlib import Path
-
-    from websockets.asyncio.client import unix_connect
-
-    from wsroute.testing import TestServer
-
     app = limited_app(Limits(max_connections_per_client=1))
-    path = str(Path(str(tmp_path)) / "socket")
+    path = str(tmp_path / "socket")
     async with TestServer(app, unix=True, path=path):
         async with (
             unix_connect(path, "ws://localhost/echo") as first,
@@ -494,16 +493,7 @@ async def test_debug_mode_tells_a_refusal_for_limits(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Debug mode traces refusals by the app's and the route's limits."""
-    app = App(limits=Limits(max_connections=2))
-
-    @app.route("/admin", limits=Limits(max_connections=1))
-    async def admin(ws: Connection) -> None:
-        await ws.wait_closed()
-
-    @app.route("/public")
-    async def public(ws: Connection) -> None:
-        await ws.wait_closed()
-
+    app = admin_and_public_app(Limits(max_connections=2))
     caplog.set_level(logging.INFO, "wsroute.debug")
     async with serving(app, debug=True) as url, connect(f"{url}/admin"):
         with pytest.raises(InvalidStatus):
