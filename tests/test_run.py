@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from websockets.exceptions import ConnectionClosedOK
 from wsroute import App
 from wsroute.server import address
 
-from .conftest import TIMEOUT, free_port, launch, port_of
+from .conftest import TIMEOUT, free_port, handshake, launch, port_of
 
 RUN_APP = "tests.run_app"
 
@@ -181,3 +182,32 @@ def test_event_loops_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails
     with pytest.raises(ImportError, match=r"pip install 'wsroute\[uvloop\]'"):
         App().run(loop="uvloop")
+
+
+async def test_shutdown_with_many_connections_and_handshakes_in_progress() -> None:
+    """300 open connections get 1001; handshakes still coming in are refused."""
+    async with running(shutdown_timeout=5) as (process, url):
+        host, _, port = url.removeprefix("ws://").partition(":")
+        clients = [await connect(f"{url}/echo") for _ in range(300)]
+        halves = [await asyncio.open_connection(host, int(port)) for _ in range(20)]
+        for _, writer in halves:  # a request line, and no more yet
+            writer.write(b"GET /echo HTTP/1.1\r\n")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT):
+            for client in clients:
+                await client.wait_closed()
+        assert {client.close_code for client in clients} == {1001}
+        answers = set()
+        for reader, writer in halves:  # the rest of the handshake, too late
+            with contextlib.suppress(ConnectionError):
+                writer.write(handshake("/echo").partition(b"\r\n")[2])
+            async with asyncio.timeout(TIMEOUT):
+                answer = await reader.read()
+            answers.add(answer.split(b"\r\n", 1)[0])
+            writer.close()
+        log = await finish(process)
+    # Refused with 503, or closed before they could be answered.
+    assert answers <= {b"HTTP/1.1 503 Service Unavailable", b""}
+    assert b"HTTP/1.1 503 Service Unavailable" in answers
+    assert log.count("resource closed") == 1  # the shutdown hook ran once
+    assert "Traceback" not in log
