@@ -177,12 +177,16 @@ class Connection(ServerConnection):
     def resume_writing(self) -> None:
         """Stop watching the send buffer, now under its low-water mark."""
         super().resume_writing()
+        self.stop_watching()
+
+    def stop_watching(self) -> None:
+        """Cancel the next watch of the send buffer, if one is due."""
         if self.watching is not None:
             self.watching.cancel()
             self.watching = None
 
     def watch_buffer(self) -> None:
-        """Cut off the connection if its send buffer passed ``max_buffer``."""
+        """Check the send buffer now, and again later while it's within limits."""
         self.watching = None
         if not self.over_buffer():
             self.watching = self.loop.call_later(WATCH_INTERVAL, self.watch_buffer)
@@ -219,9 +223,7 @@ class Connection(ServerConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop watching and counting the connection, once it's closed."""
         super().connection_lost(exc)
-        if self.watching is not None:
-            self.watching.cancel()
-            self.watching = None
+        self.stop_watching()
         if self.admission is not None:
             self.admission.release(self)
 
