@@ -71,7 +71,7 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
         if level <= logging.DEBUG and kwargs.get("exc_info"):
             # A client's fault, such as a malformed handshake: one line.
             exc = exception(kwargs.pop("exc_info"))
-            msg, args = "%s: %s", (msg % args if args else msg, describe(exc))
+            msg, args = "%s: %s", (msg % args if args else msg, one_line(exc))
         elif level >= logging.ERROR and kwargs.get("exc_info"):
             exc = exception(kwargs["exc_info"])
             if exc is not None:
@@ -140,7 +140,7 @@ def exception(exc_info: Any) -> BaseException | None:
     return sys.exc_info()[1]
 
 
-def describe(exc: BaseException | None) -> str:
+def one_line(exc: BaseException | None) -> str:
     """Tell an exception, and what caused it, in one line."""
     if exc is None:
         return "no exception"
