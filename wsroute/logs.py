@@ -66,6 +66,8 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         """Log a record, once its credentials are left out."""
+        if not self.isEnabledFor(level):  # as most of websockets' INFO lines
+            return
         if level <= logging.DEBUG and args:
             args = redact(msg, args)
         if level <= logging.DEBUG and kwargs.get("exc_info"):
