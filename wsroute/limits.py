@@ -137,8 +137,8 @@ class TokenBucket:
         return True
 
 
-# A connection counts against these keys: the app's and its client's, then
-# its route's and its client's on the route, if the route has its own limits.
+# A connection counts against these keys: the app's, then its route's if the
+# route has its own limits; and its client's in each, where that's limited.
 APP = "app"
 
 
@@ -170,22 +170,22 @@ class Admission:
         self, connection: Connection, scope: Hashable, limits: Limits
     ) -> Response | None:
         """Count a connection in a scope, the app or a route, within its limits."""
-        open_ = self.open
         most = limits.max_connections
-        if most is not None and open_[scope] >= most:
+        if most is not None and self.open[scope] >= most:
             return refuse(connection, 503, "The server is at its connection limit.")
         keys: tuple[Hashable, ...] = (scope,)
-        # Connections by client are counted only where they're limited.
         most_per_client = limits.max_connections_per_client
-        if most_per_client is not None:
-            client = remote_host(connection)
-            if client is not None:
-                if open_[scope, client] >= most_per_client:
-                    text = "Too many connections from your address."
-                    return refuse(connection, 429, text)
-                keys = (scope, (scope, client))
+        if (
+            most_per_client is not None
+            and (client := remote_host(connection)) is not None
+        ):
+            if self.open[scope, client] >= most_per_client:
+                return refuse(
+                    connection, 429, "Too many connections from your address."
+                )
+            keys = (scope, (scope, client))
         for key in keys:
-            open_[key] += 1
+            self.open[key] += 1
         connection.admission = self
         connection.counted += keys
         return None

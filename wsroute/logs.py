@@ -66,7 +66,7 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         """Log a record, once its credentials are left out."""
-        if not self.isEnabledFor(level):  # as most of websockets' INFO lines
+        if not self.isEnabledFor(level):  # nothing to redact in what isn't shown
             return
         if level <= logging.DEBUG and args:
             args = redact(msg, args)
