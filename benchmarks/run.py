@@ -12,9 +12,10 @@ In a round, a fresh server process, pinned to core 0, serves the workload's
 rules; a load generator process, pinned to core 1, runs ``--warmup``
 seconds, then measures for ``--seconds``; it runs on uvloop, so that it
 does less per message than any server. Both processes get the same
-``GLIBC_TUNABLES``, which fixes glibc's mmap threshold above asyncio's
-256 KiB read buffer: otherwise a fresh process may map and unmap that buffer
-on every read until glibc's adaptive threshold rises.
+``GLIBC_TUNABLES``, which set glibc's mmap threshold above asyncio's
+256 KiB read buffer and its trim threshold at twice that, as
+:func:`wsroute.server.run` does: otherwise, every read of a socket maps and
+unmaps that buffer, or grows and shrinks the heap by it.
 
 Some workloads replace a server with a stand-in: raw websockets, which has
 no routes, answers 404 to every request in ``not-found``; in ``json``, raw
@@ -58,7 +59,8 @@ HOST = "127.0.0.1"
 KINDS = ["raw", "route", "wsroute", "starlette", "aiohttp", "picows"]
 CHOICES = [*KINDS, *(f"{kind}+uvloop" for kind in KINDS)]
 SERVERS = [*KINDS, "wsroute+uvloop"]  # by default
-TUNABLES = "glibc.malloc.mmap_threshold=266240"  # 260 KiB
+# 260 KiB and 520 KiB, as wsroute.malloc sets them.
+TUNABLES = "glibc.malloc.mmap_threshold=266240:glibc.malloc.trim_threshold=532480"
 PACKAGES = ["websockets", "werkzeug", "wsroute", "uvicorn", "starlette"]
 PACKAGES += ["aiohttp", "picows", "aiofastnet", "uvloop"]
 
