@@ -1,6 +1,7 @@
 """An app served with App.run(), for the tests of signals and shutdown."""
 
 import asyncio
+import ctypes
 import logging
 import socket
 import sys
@@ -18,6 +19,30 @@ app.on_shutdown(lambda: logging.getLogger("run_app").info("resource closed"))
 @app.route("/loop")
 async def loop(ws: Connection) -> None:
     await ws.send(type(asyncio.get_running_loop()).__module__)
+
+
+@app.route("/malloc")
+async def malloc(ws: Connection) -> None:
+    await ws.send(allocation_site())
+
+
+def allocation_site(size: int = 256 * 1024) -> str:
+    """Tell where glibc puts a new block of ``size`` bytes: "heap" or "mmap"."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.restype, libc.free.argtypes = None, [ctypes.c_void_p]
+    address = libc.malloc(size)
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if line.rstrip().endswith("[heap]"):
+                    bounds = line.split()[0].split("-")
+                    start, end = (int(bound, 16) for bound in bounds)
+                    if start <= address < end:
+                        return "heap"
+        return "mmap"
+    finally:
+        libc.free(address)
 
 
 @app.route("/stuck")
@@ -44,6 +69,8 @@ if __name__ == "__main__":
     if "--behind-proxy" in sys.argv:
         options.update(ssl=True, server_name="public.example")
     port = 0
+    if "--no-tune-malloc" in sys.argv:
+        options["tune_malloc"] = False
     if "--uvloop" in sys.argv:
         options["loop"] = "uvloop"
     if "--workers" in sys.argv:  # --workers N PORT

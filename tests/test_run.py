@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK
 
 from wsroute import App
+from wsroute.malloc import is_glibc
 from wsroute.server import address
 
 from .conftest import TIMEOUT, free_port, handshake, launch, port_of
@@ -129,6 +130,19 @@ async def test_run_keeps_the_logging_of_the_program() -> None:
         process.send_signal(signal.SIGINT)
         log = await finish(process)
     assert "own format: Stopped" in log
+
+
+@pytest.mark.skipif(not is_glibc(), reason="glibc only")
+@pytest.mark.parametrize(
+    ("options", "site"), [((), "heap"), (("--no-tune-malloc",), "mmap")]
+)
+async def test_run_tunes_malloc_for_reads(options: tuple[str, ...], site: str) -> None:
+    """run() puts blocks as large as asyncio's read buffer on the heap."""
+    async with running(5, *options) as (process, url):
+        async with connect(f"{url}/malloc") as ws:
+            assert await ws.recv() == site
+        process.send_signal(signal.SIGTERM)
+        await finish(process)
 
 
 async def test_address_describes_where_a_server_listens(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ from werkzeug.exceptions import (
     HTTPException,
 )
 
+from . import malloc
 from .auth import cookie_routes_open_to_any_origin
 from .connection import Connection
 from .debug import trace_answer, traced_handle, traced_request
@@ -513,6 +514,7 @@ def run(
     loop: Literal["asyncio", "uvloop"] = "asyncio",
     shutdown_timeout: float = 10,
     log_level: int | str = logging.INFO,
+    tune_malloc: bool = True,
     **options: Any,
 ) -> None:
     """
@@ -546,6 +548,9 @@ def run(
         shutdown_timeout: How long to wait for handlers when stopping, then
             again for cancelled handlers to finish.
         log_level: Level of the logging set up for the program, if any.
+        tune_malloc: Whether to set glibc's memory allocator for asyncio's
+            reads, which saves system calls on every read: see
+            :mod:`wsroute.malloc`.
         options: Any option of :func:`serve`, such as ``debug=True`` to
             see each step of each handshake (see :mod:`wsroute.debug`).
 
@@ -565,6 +570,8 @@ def run(
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # wsroute's access log says what websockets' INFO lines say.
             logging.getLogger("websockets").setLevel(logging.WARNING)
+    if tune_malloc:
+        malloc.tune()
 
     def serve() -> None:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
