@@ -291,20 +291,24 @@ async def reloading(
 
 
 async def test_reload(tmp_path: Path) -> None:
-    """--reload restarts the server when a Python file changes."""
+    """--reload restarts the server when a Python file changes: 1012 to clients."""
     module = tmp_path / "reloaded.py"
     options = ["--no-access-log", "--debug", "--rooms", "memory://"]
     process, url = await reloading(tmp_path, *options)
     try:
         async with connect(url) as ws:
             assert await ws.recv() == "one"
-        module.write_text(APP_SOURCE.format(version="two"))
+            module.write_text(APP_SOURCE.format(version="two"))
+            async with asyncio.timeout(TIMEOUT):
+                await ws.wait_closed()
+        assert ws.close_code == 1012
         log: list[str] = []
         [url] = await read_urls(process, log=log)
         async with connect(url) as ws:
             assert await ws.recv() == "two"
     finally:
         await stop(process)
+    assert any("Shutting down for a restart" in line for line in log)
     assert any("Restarting: " in line and "reloaded.py" in line for line in log)
     assert any("Stopped" in line for line in log)  # the first server shut down
     assert process.stderr is not None

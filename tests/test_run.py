@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedOK
+from websockets.exceptions import ConnectionClosed
 
 from wsroute import App
 from wsroute.malloc import is_glibc
@@ -46,21 +46,25 @@ async def finish(process: asyncio.subprocess.Process) -> str:
     return log
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_signal_closes_connections_with_1001(signum: int) -> None:
-    """SIGINT and SIGTERM close open connections with 1001 and exit cleanly."""
+STOPS = [(signal.SIGINT, 1001), (signal.SIGTERM, 1001), (signal.SIGUSR1, 1012)]
+
+
+@pytest.mark.parametrize(("signum", "code"), STOPS)
+async def test_signal_closes_connections(signum: int, code: int) -> None:
+    """SIGINT and SIGTERM close connections with 1001, SIGUSR1 with 1012."""
     async with running(shutdown_timeout=5) as (process, url):
         async with connect(f"{url}/echo") as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
             process.send_signal(signum)
-            with pytest.raises(ConnectionClosedOK):
+            with pytest.raises(ConnectionClosed):  # not OK for 1012
                 await ws.recv()
-            assert ws.close_code == 1001
+            assert ws.close_code == code
         log = await finish(process)
-    assert "Shutting down" in log
+    restart = " for a restart" if code == 1012 else ""
+    assert f"Shutting down{restart};" in log
     assert log.index("resource closed") < log.index("Stopped")
-    assert '"GET /echo" 101 1001 ' in log  # the access log
+    assert f'"GET /echo" 101 {code} ' in log  # the access log
     assert "connection open" not in log  # websockets' own line, at DEBUG only
     assert "Traceback" not in log
 
@@ -156,8 +160,8 @@ async def test_address_describes_where_a_server_listens(tmp_path: Path) -> None:
         assert address(server, None, "ws") == f"unix:{path}"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-async def test_workers_serve_one_port_and_stop_together(signum: int) -> None:
+@pytest.mark.parametrize(("signum", "code"), [*STOPS, (signal.SIGHUP, 1001)])
+async def test_workers_serve_one_port_and_stop_together(signum: int, code: int) -> None:
     """app.run(workers=2) forks two workers on one port; a signal stops both."""
     port = free_port()
     process, urls = await launch(RUN_APP, "5", "--workers", "2", str(port), urls=2)
@@ -166,7 +170,11 @@ async def test_workers_serve_one_port_and_stop_together(signum: int) -> None:
         async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
-    process.send_signal(signum)
+    async with connect(f"ws://127.0.0.1:{port}/echo") as ws:
+        process.send_signal(signum)
+        async with asyncio.timeout(TIMEOUT):
+            await ws.wait_closed()
+    assert ws.close_code == code
     log = await finish(process)
     assert log.count("Stopped") == 2
     assert log.count("resource closed") == 2  # each worker runs the hooks
@@ -198,19 +206,22 @@ def test_event_loops_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         App().run(loop="uvloop")
 
 
-async def test_shutdown_with_many_connections_and_handshakes_in_progress() -> None:
-    """300 open connections get 1001; handshakes still coming in are refused."""
+@pytest.mark.parametrize(("signum", "code"), STOPS[1:])
+async def test_shutdown_with_many_connections_and_handshakes_in_progress(
+    signum: int, code: int
+) -> None:
+    """300 open connections get 1001 (1012 for a restart); handshakes get 503."""
     async with running(shutdown_timeout=5) as (process, url):
         host, _, port = url.removeprefix("ws://").partition(":")
         clients = [await connect(f"{url}/echo") for _ in range(300)]
         halves = [await asyncio.open_connection(host, int(port)) for _ in range(20)]
         for _, writer in halves:  # a request line, and no more yet
             writer.write(b"GET /echo HTTP/1.1\r\n")
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         async with asyncio.timeout(TIMEOUT):
             for client in clients:
                 await client.wait_closed()
-        assert {client.close_code for client in clients} == {1001}
+        assert {client.close_code for client in clients} == {code}
         answers = set()
         for reader, writer in halves:  # the rest of the handshake, too late
             with contextlib.suppress(ConnectionError):

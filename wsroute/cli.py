@@ -97,8 +97,9 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
     Run ``wsroute run`` in a child process; restart it when a file changes.
 
     :func:`watchfiles.watch` watches the Python files under the current
-    directory. On a change, the child gets SIGINT and shuts down as
-    :func:`~wsroute.server.run` does; then a new child starts. The child is
+    directory. On a change, the child gets SIGUSR1 and shuts down as
+    :func:`~wsroute.server.run` does, closing connections with 1012 (service
+    restart); then a new child starts. The child is
     in a process group of its own, as workers are, so that a Ctrl-C in the
     terminal reaches it once, through this process. It needs the ``reload``
     extra: ``pip install 'wsroute[reload]'``.
@@ -134,7 +135,7 @@ def run_reloading(app_name: str, args: argparse.Namespace) -> int:
     ):
         paths = sorted({path for _, path in changes})
         logger.info("Restarting: %s changed", ", ".join(paths))
-        child.send_signal(signal.SIGINT)  # unless it exited
+        child.send_signal(signal.SIGUSR1)  # 1012 to clients, unless it exited
         child.wait()  # run() bounds its shutdown
         if stopping.is_set():  # a signal came while the child shut down
             break

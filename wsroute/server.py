@@ -505,6 +505,14 @@ def is_normal_end(exc: BaseException, connection: Connection) -> bool:
     return isinstance(exc, ConnectionClosed) and connection.state is not State.OPEN
 
 
+#: The signals that stop :func:`run`, and the code that each one closes with.
+STOP_SIGNALS = {
+    signal.SIGINT: CloseCode.GOING_AWAY,
+    signal.SIGTERM: CloseCode.GOING_AWAY,
+    signal.SIGUSR1: CloseCode.SERVICE_RESTART,
+}
+
+
 def run(
     app: App,
     host: str | None = "localhost",
@@ -531,7 +539,10 @@ def run(
     On SIGINT or SIGTERM, the server stops accepting connections, closes open
     ones with 1001 (going away), and waits up to ``shutdown_timeout`` seconds
     for handlers to return; then it cancels those still running. A second
-    signal cancels them at once. A handler that suppresses
+    signal cancels them at once. SIGUSR1 stops the server the same way, but
+    closes connections with 1012 (service restart), which tells clients to
+    reconnect soon: send it when the server will start again, as
+    ``wsroute run --reload`` does on a change. A handler that suppresses
     :exc:`asyncio.CancelledError` keeps the process alive: let it propagate.
 
     Signals are caught on Unix; elsewhere, Ctrl-C interrupts the server.
@@ -624,15 +635,19 @@ async def serve_until_stopped(
     """Serve until SIGINT or SIGTERM, then shut down within a bounded time."""
     loop = asyncio.get_running_loop()
     stop, hurry = asyncio.Event(), asyncio.Event()
+    close_code = CloseCode.GOING_AWAY
 
-    def on_signal() -> None:
+    def on_signal(code: CloseCode) -> None:
+        nonlocal close_code
         if stop.is_set():
             hurry.set()
+        else:
+            close_code = code
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum, code in STOP_SIGNALS.items():
         with contextlib.suppress(NotImplementedError):  # signals on Windows
-            loop.add_signal_handler(signum, on_signal)
+            loop.add_signal_handler(signum, on_signal, code)
 
     if options.get("sock") is not None:
         host = port = None
@@ -645,20 +660,27 @@ async def serve_until_stopped(
             "Running on %s (press CTRL+C to quit)", address(server, host, scheme)
         )
         await stop.wait()
-        logger.info("Shutting down; press CTRL+C again to stop at once")
-        await shut_down(server, shutdown_timeout, hurry)
+        restart = " for a restart" if close_code is CloseCode.SERVICE_RESTART else ""
+        logger.info("Shutting down%s; press CTRL+C again to stop at once", restart)
+        await shut_down(server, shutdown_timeout, hurry, close_code)
     logger.info("Stopped")
 
 
-async def shut_down(server: Server, grace: float, hurry: asyncio.Event) -> None:
+async def shut_down(
+    server: Server,
+    grace: float,
+    hurry: asyncio.Event,
+    code: CloseCode = CloseCode.GOING_AWAY,
+) -> None:
     """
     Close a server; give handlers ``grace`` seconds, unless in a hurry.
 
-    Then cancel handlers still running and connections still opening, and
-    give them ``grace`` seconds again.
+    Open connections are closed with ``code``: 1001 (going away), or 1012
+    (service restart). Then cancel handlers still running and connections
+    still opening, and give them ``grace`` seconds again.
 
     """
-    server.close()  # 503 to opening connections, 1001 to open ones
+    server.close(code=code)  # 503 to opening connections, code to open ones
     closed = asyncio.ensure_future(server.wait_closed())
     hurried = asyncio.ensure_future(hurry.wait())
     await asyncio.wait(

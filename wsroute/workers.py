@@ -6,9 +6,10 @@ processes once the app is imported. Each one serves the app on the same port,
 which it binds with ``SO_REUSEPORT``, so that the kernel spreads connections
 among them; the first process only watches over them:
 
-* it passes SIGINT and SIGTERM on, once: each worker is in a process group of
-  its own, so that a Ctrl-C in the terminal reaches it through the first
-  process only, and shuts down as :func:`~wsroute.server.run` does;
+* it passes SIGINT, SIGTERM and SIGUSR1 on, once: each worker is in a
+  process group of its own, so that a Ctrl-C in the terminal reaches it
+  through the first process only, and shuts down as
+  :func:`~wsroute.server.run` does;
 * when a worker exits on its own, it stops the others, so that a process
   manager sees the service fail, and restarts it whole.
 
@@ -34,16 +35,16 @@ __all__ = ["run_workers"]
 logger = logging.getLogger(__name__)
 
 #: What stops workers: passed on to them, SIGHUP as SIGTERM.
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1}
 
 
 def run_workers(count: int, serve: Callable[[], None]) -> int:
     """
     Call ``serve`` in ``count`` forked processes; wait until they all exit.
 
-    SIGINT and SIGTERM are passed on to the workers; so is SIGHUP, as SIGTERM,
-    since it means that the terminal closed, and the workers, which don't get
-    it, would outlive the process otherwise.
+    SIGINT, SIGTERM and SIGUSR1 are passed on to the workers; so is SIGHUP,
+    as SIGTERM, since it means that the terminal closed, and the workers,
+    which don't get it, would outlive the process otherwise.
 
     Returns:
         0 if every worker exited cleanly, or was stopped by a signal passed
@@ -111,6 +112,7 @@ def serve_then_exit(serve: Callable[[], None]) -> NoReturn:  # pragma: no cover
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         serve()
         code = 0
