@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server
 
 from wsroute import App
@@ -119,6 +123,68 @@ async def serving(app: App, **options: Any) -> AsyncIterator[str]:
     """
     async with TestServer(app, **options) as server:
         yield server.url
+
+
+@dataclass
+class Probe:
+    """Round-trip times of a well-behaved client, in seconds."""
+
+    before: list[float] = field(default_factory=list)
+    during: list[float] = field(default_factory=list)
+
+    def medians(self) -> tuple[float, float]:
+        """The median round trip before the attack, and during it."""
+        return statistics.median(self.before), statistics.median(self.during)
+
+    def check(self) -> None:
+        """Fail if the client wasn't served during the attack, or far slower."""
+        assert self.during, "the probe made no round trip during the attack"
+        before, during = self.medians()
+        print(f"probe: {before * 1e3:.2f} ms before, {during * 1e3:.2f} ms during")
+        # A loose bound: it catches a server that stalls, not a busy machine.
+        assert during < 10 * before + 0.1, f"{during=:.4f}s against {before=:.4f}s"
+
+
+@asynccontextmanager
+async def probing(url: str, path: str = "/echo") -> AsyncIterator[Probe]:
+    """
+    Time a client's round trips on ``path``, before the block and during it.
+
+    20 round trips before the block, then one every 10 ms while it runs;
+    after it, :meth:`Probe.check` checks them.
+
+    """
+    probe = Probe()
+    stop = asyncio.Event()
+
+    async with connect(f"{url}{path}") as client:
+
+        async def round_trip() -> float:
+            start = time.perf_counter()
+            async with asyncio.timeout(TIMEOUT):
+                await client.send("probe")
+                assert await client.recv() == "probe"
+            return time.perf_counter() - start
+
+        async def keep_probing() -> None:
+            for _ in range(int(60 / 0.01)):  # at most a minute of attack
+                probe.during.append(await round_trip())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.01):
+                        await stop.wait()
+                if stop.is_set():
+                    return
+
+        for _ in range(20):
+            probe.before.append(await round_trip())
+        task = asyncio.create_task(keep_probing())
+        try:
+            yield probe
+        finally:
+            stop.set()
+            async with asyncio.timeout(TIMEOUT):
+                await task
+    probe.check()
 
 
 def port_of(server: Server) -> int:

@@ -1,9 +1,12 @@
-"""Hostile clients: malformed handshakes and slowloris, answered quietly."""
+"""Hostile clients: malformed handshakes, slowloris, crashes, answered quietly."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import struct
+import sys
 import time
 
 import pytest
@@ -11,7 +14,8 @@ import pytest
 from wsroute import App, Connection
 from wsroute.auth import BearerToken
 
-from .conftest import TIMEOUT, handshake, serving
+from .conftest import TIMEOUT, handshake, probing, serving
+from .test_frames import close
 
 # The start of a TLS ClientHello: a record header, then a handshake header.
 TLS_HELLO = (
@@ -161,7 +165,61 @@ async def test_slowloris_handshakes_are_all_closed_by_open_timeout() -> None:
             writer.close()
             return time.monotonic()
 
-        async with asyncio.timeout(TIMEOUT * 2):
+        async with probing(url), asyncio.timeout(TIMEOUT * 2):
             closed = await asyncio.gather(*(trickle(*stream) for stream in streams))
-        await probe(url)
     assert max(c - o for c, o in zip(closed, opened, strict=True)) < open_timeout + 1.5
+
+
+async def crash(port: int) -> None:
+    """Open a connection to /crash; check it's closed with 1011, and close it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(handshake("/crash", host=f"127.0.0.1:{port}"))
+        async with asyncio.timeout(TIMEOUT):
+            await reader.readuntil(b"\r\n\r\n")
+            head = await reader.readexactly(2)  # the server's close frame
+            payload = await reader.readexactly(head[1] & 0x7F)
+            assert (head[0], struct.unpack("!H", payload[:2])[0]) == (0x88, 1011)
+            writer.write(close(1011))  # the closing handshake, as a client does
+            assert await reader.read() == b""  # then the server closes TCP
+    finally:
+        writer.close()
+
+
+async def crashes(port: int, count: int) -> None:
+    """Make ``count`` connections to /crash, 50 at a time."""
+    left = count
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await crash(port)
+
+    await asyncio.gather(*(worker() for _ in range(50)))
+
+
+async def test_10000_crashing_handlers_leave_no_memory_behind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """10,000 handlers crash beside a healthy client; memory comes back."""
+    app = hostile_app()
+
+    @app.route("/crash")
+    async def crash_handler(ws: Connection) -> None:
+        raise RuntimeError("a bug in the handler")
+
+    async with serving(app, raise_server_exceptions=False) as url:
+        port = int(url.rpartition(":")[2])
+        await crashes(port, 500)  # caches, free lists, a first traceback
+        gc.collect()
+        # Python's count of its memory blocks, which RSS would blur: freed
+        # memory goes back to the allocator, not always to the system.
+        baseline = sys.getallocatedblocks()
+        async with probing(url):
+            await crashes(port, 10_000)
+        gc.collect()
+        after = sys.getallocatedblocks()
+    assert after < baseline * 1.10, f"{baseline} blocks, then {after}"
+    # One traceback, not 10,500: repeated errors are logged once a minute.
+    assert caplog.text.count("Traceback") == 1

@@ -19,7 +19,7 @@ from wsroute import App, Blueprint, Connection, Limits, SetupError
 from wsroute.limits import TokenBucket, default_max_connections
 from wsroute.testing import TestServer
 
-from .conftest import TIMEOUT, exchange, handshake, serving
+from .conftest import TIMEOUT, exchange, handshake, probing, serving
 
 CHUNK = "x" * 64 * 1024
 
@@ -112,19 +112,20 @@ async def test_a_client_that_stops_reading_is_cut_off() -> None:
 
     async with serving(app, compression=None, max_size=None) as url:
         sock = small_receive_buffer(url)
-        async with connect(f"{url}/watched", max_size=None, sock=sock) as client:
+        async with (
+            probing(url, "/probe"),
+            connect(f"{url}/watched", max_size=None, sock=sock) as client,
+        ):
             client.transport.pause_reading()  # the client stops reading
             async with asyncio.timeout(TIMEOUT):
                 await over_limit.wait()
             passed = time.monotonic()
-            await probe_round_trip(url)
             async with asyncio.timeout(TIMEOUT):
                 await closed.wait()
             assert time.monotonic() - passed < 2
             # It got no more messages once it passed the limit.
             assert max(buffered) < 256 * 1024 + 30 * len(CHUNK)
             client.transport.resume_reading()  # to see that it's closed
-        await probe_round_trip(url)
 
 
 # Just under max_buffer, 1 MiB: the kernel's buffers take about half of it.
@@ -253,20 +254,19 @@ async def test_a_dead_peer_is_dropped_even_with_data_queued() -> None:
         writer.write(handshake("/flood", host=f"{host}:{port}"))
         async with asyncio.timeout(TIMEOUT):
             await reader.readuntil(b"\r\n\r\n")
-        writer.transport.pause_reading()  # type: ignore[attr-defined]
-        started = time.monotonic()
-        await probe_round_trip(url)
-        async with asyncio.timeout(TIMEOUT):
-            # The server drops it: reading then gets to EOF or a reset.
-            writer.transport.resume_reading()  # type: ignore[attr-defined]
-            await asyncio.sleep(0)
-            while await reader.read(2**20):
-                if time.monotonic() - started > 2.5:
-                    break
+        async with probing(url, "/probe"):
+            writer.transport.pause_reading()  # type: ignore[attr-defined]
+            started = time.monotonic()
+            async with asyncio.timeout(TIMEOUT):
+                # The server drops it: reading then gets to EOF or a reset.
+                writer.transport.resume_reading()  # type: ignore[attr-defined]
+                await asyncio.sleep(0)
+                while await reader.read(2**20):
+                    if time.monotonic() - started > 2.5:
+                        break
         # ping_interval + ping_timeout + 1 s for the close frame + 1 s.
         assert time.monotonic() - started < 0.5 + 0.5 + 1 + 1
         writer.close()
-        await probe_round_trip(url)
 
 
 async def test_a_live_peer_keeps_answering_pings() -> None:
@@ -305,25 +305,25 @@ async def test_a_flooder_is_closed_with_1008() -> None:
     """Messages beyond the rate and the burst close the connection."""
     app = limited_app(Limits(rate=50, burst=20))
     async with serving(app) as url:
-        async with connect(f"{url}/echo") as client:
-            for number in range(200):
-                await client.send(f"{number}")
-            code = await closed_code(client)
-            assert code == 1008
-            assert client.close_reason == "too many messages"
-        await probe_round_trip(url)
+        async with probing(url, "/probe"):
+            async with connect(f"{url}/echo") as client:
+                for number in range(200):
+                    await client.send(f"{number}")
+                code = await closed_code(client)
+                assert code == 1008
+                assert client.close_reason == "too many messages"
 
 
 async def test_a_ping_flood_is_closed_with_1008() -> None:
     """Pings count against the rate: websockets answers each one."""
     app = limited_app(Limits(rate=10, burst=20))
     async with serving(app) as url:
-        async with connect(f"{url}/echo", ping_interval=None) as client:
-            with contextlib.suppress(ConnectionClosed):
-                for _ in range(100):
-                    await client.ping()
-            assert await closed_code(client) == 1008
-        await probe_round_trip(url)
+        async with probing(url, "/probe"):
+            async with connect(f"{url}/echo", ping_interval=None) as client:
+                with contextlib.suppress(ConnectionClosed):
+                    for _ in range(100):
+                        await client.ping()
+                assert await closed_code(client) == 1008
 
 
 async def test_messages_count_even_when_the_handler_does_not_read() -> None:
@@ -335,12 +335,12 @@ async def test_messages_count_even_when_the_handler_does_not_read() -> None:
         await ws.wait_closed()
 
     async with serving(app) as url:
-        async with connect(f"{url}/idle") as client:
-            with contextlib.suppress(ConnectionClosed):
-                for number in range(100):
-                    await client.send(f"{number}")
-            assert await closed_code(client) == 1008
-        await probe_round_trip(url)
+        async with probing(url, "/probe"):
+            async with connect(f"{url}/idle") as client:
+                with contextlib.suppress(ConnectionClosed):
+                    for number in range(100):
+                        await client.send(f"{number}")
+                assert await closed_code(client) == 1008
 
 
 async def test_a_client_within_the_rate_is_served() -> None:
@@ -579,16 +579,16 @@ async def test_a_deflate_bomb_closes_1009() -> None:
     """A message that inflates beyond max_size closes with 1009 at once."""
     app = limited_app(Limits(rate=None))
     async with serving(app, compression="deflate", max_size=2**20) as url:
-        async with connect(
-            f"{url}/echo", compression="deflate", max_size=None
-        ) as client:
-            assert [ext.name for ext in client.protocol.extensions] == [
-                "permessage-deflate"
-            ]
-            bomb = "x" * 64 * 2**20  # 64 MiB that deflate makes about 64 KiB
-            await client.send(bomb)
-            assert await closed_code(client) == 1009
-        await probe_round_trip(url)
+        async with probing(url, "/probe"):
+            async with connect(
+                f"{url}/echo", compression="deflate", max_size=None
+            ) as client:
+                assert [ext.name for ext in client.protocol.extensions] == [
+                    "permessage-deflate"
+                ]
+                bomb = "x" * 64 * 2**20  # 64 MiB that deflate makes about 64 KiB
+                await client.send(bomb)
+                assert await closed_code(client) == 1009
 
 
 async def test_a_compressed_frame_without_compression_closes_1002() -> None:
