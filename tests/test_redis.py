@@ -12,13 +12,15 @@ from contextlib import asynccontextmanager
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.http11 import Request
+from werkzeug.exceptions import ServiceUnavailable
 
 from wsroute import App, Connection, Rooms
 from wsroute.cli import main
 from wsroute.redis import RedisRooms
 from wsroute.rooms import rooms_from_url
 
-from .conftest import TIMEOUT, RedisServer, free_port, launch, serving
+from .conftest import TIMEOUT, RedisServer, exchange, free_port, launch, serving
 
 
 def room_app(rooms: RedisRooms) -> App:
@@ -134,6 +136,59 @@ async def test_an_outage_keeps_rooms_local_and_ends_by_itself(
     messages = [record.getMessage() for record in caplog.records]
     assert sum("is unreachable" in message for message in messages) == 2
     assert sum("is back" in message for message in messages) == 2
+
+
+async def test_each_message_is_sent_or_reported_dropped(
+    redis_server: RedisServer,
+) -> None:
+    """Through an outage, published = sent + dropped, and what's sent arrives."""
+    rooms_a = RedisRooms(redis_server.url, max_backoff=0.1)
+    rooms_b = RedisRooms(redis_server.url, max_backoff=0.1)
+    app_b = room_app(rooms_b)
+
+    @app_b.get("/health")
+    def health(ws: Connection, request: Request) -> str:
+        if not rooms_b.connected:
+            raise ServiceUnavailable("Redis is unreachable")
+        return "ok\n"
+
+    async def publish(count: int) -> None:
+        for number in range(count):
+            rooms_a.publish("lobby", f"{number}")
+            await asyncio.sleep(0.001)
+
+    async def health_status(url: str) -> int:
+        host = url.removeprefix("ws://")
+        request = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        status, _, _ = await exchange(url, request)
+        return status
+
+    async with serving(room_app(rooms_a)), serving(app_b) as url_b:
+        bob = await joined(url_b, "lobby")
+        assert await health_status(url_b) == 200
+        await publish(200)
+        redis_server.stop()
+        await wait_for(rooms_a, connected=False)
+        await wait_for(rooms_b, connected=False)
+        assert await health_status(url_b) == 503
+        await publish(200)
+        redis_server.start()
+        await wait_for(rooms_a, connected=True)
+        await wait_for(rooms_b, connected=True)
+        assert await health_status(url_b) == 200
+        await publish(200)
+        rooms_a.publish("lobby", "end")
+        received = []
+        async with asyncio.timeout(TIMEOUT):
+            while (message := await bob.recv()) != "end":
+                received.append(message)
+        await bob.close()
+    a, b = rooms_a.counts, rooms_b.counts
+    assert (a.published, a.waiting) == (601, 0)
+    assert a.sent + a.dropped == a.published
+    assert a.dropped >= 200  # all those published during the outage
+    assert b.received == a.sent == len(received) + 1  # "end" too
+    assert b.published == 0
 
 
 async def test_a_server_starts_while_redis_is_down(

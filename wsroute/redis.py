@@ -24,7 +24,22 @@ each process goes on serving its members and the rooms within it, and
 what's published reaches only the members of the process that published it:
 nothing is kept for later. The outage is logged once, when it starts, and
 the end of it once; in between, the process reconnects with exponential
-backoff.
+backoff. :attr:`RedisRooms.counts` tells what became of each message, and
+:attr:`RedisRooms.connected` whether the process hears the others, for a
+health check::
+
+    rooms = RedisRooms("redis://localhost:6379")
+    app = App(rooms=rooms)
+
+    @app.get("/health")
+    def health(ws, request):
+        if not rooms.connected:
+            raise ServiceUnavailable("Redis is unreachable")
+        return "ok\n"
+
+Messages cross Redis as bytes: 16 bytes that name the process that
+published them, one for the type, text or binary, then the message as it
+was sent. Nothing is ever unpickled, nor decoded but as UTF-8 text.
 
 """
 
@@ -35,6 +50,7 @@ import contextlib
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,6 +70,34 @@ logger = logging.getLogger(__name__)
 
 TEXT, BINARY = b"t", b"b"
 ORIGIN_SIZE = 16  # bytes of a UUID
+
+
+@dataclass
+class Counts:
+    """
+    Messages a process published for the others, and what became of them.
+
+    Counted since the rooms were made, as are the messages received from the
+    other processes. Once none is waiting, ``published == sent + dropped``,
+    exactly.
+
+    """
+
+    #: Messages published in this process, each counted once.
+    published: int = 0
+    #: Of those, how many Redis took, for the other processes.
+    sent: int = 0
+    #: Of those, how many reached this process's members only: published
+    #: while Redis was unreachable, beyond ``max_pending``, to a room that no
+    #: channel can name, or left waiting at shutdown.
+    dropped: int = 0
+    #: Messages that other processes published, received through Redis.
+    received: int = 0
+
+    @property
+    def waiting(self) -> int:
+        """Messages published and not yet sent to Redis, nor dropped."""
+        return self.published - self.sent - self.dropped
 
 
 class RedisRooms(Rooms):
@@ -96,16 +140,30 @@ class RedisRooms(Rooms):
         #: drawn when it starts, in the process that serves, as forked
         #: workers share what their parent made.
         self.origin = b""
-        #: Whether the subscription is up, as far as this process knows.
-        self.connected = False
+        #: What became of the messages published here, and how many came
+        #: from the other processes.
+        self.counts = Counts()
+        self._connected = False
         self._servers = 0
         self._client: aioredis.Redis | None = None
         self._pending: asyncio.Queue[tuple[bytes, bytes] | None] | None = None
         self._pending_bytes = 0
+        self._in_flight = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
         return f"RedisRooms({redacted(self.url)!r})"
+
+    @property
+    def connected(self) -> bool:
+        """
+        Whether this process hears the others, and they hear it.
+
+        That is, its subscription is up, as far as it knows, and the tasks
+        that listen to Redis and send to it run.
+
+        """
+        return self._connected and all(not task.done() for task in self._tasks)
 
     def publish(
         self,
@@ -129,8 +187,10 @@ class RedisRooms(Rooms):
 
         """
         self.deliver(room, message, exclude=exclude, text=text)
+        self.counts.published += 1
         if not self.connected or self._pending is None:
-            return  # at most once: lost for the other processes
+            self.counts.dropped += 1  # at most once: lost for the others
+            return
         if isinstance(message, str):
             kind = BINARY if text is False else TEXT
             payload = message.encode()  # deliver() checked it
@@ -140,9 +200,11 @@ class RedisRooms(Rooms):
         try:
             channel = (self.prefix + room).encode()
         except UnicodeEncodeError:  # no such channel: this process only
+            self.counts.dropped += 1
             return
         data = self.origin + kind + payload
         if self._pending_bytes + len(data) > self.max_pending:
+            self.counts.dropped += 1
             return
         self._pending_bytes += len(data)
         self._pending.put_nowait((channel, data))
@@ -180,7 +242,7 @@ class RedisRooms(Rooms):
         # Forget this connection before waiting, for a start() meanwhile.
         tasks, client, pending = self._tasks, self._client, self._pending
         self._tasks, self._client, self._pending = [], None, None
-        self.connected = False
+        self._connected = False
         if not tasks or pending is None or client is None:  # start() failed
             return
         subscriber, _ = tasks
@@ -192,6 +254,12 @@ class RedisRooms(Rooms):
         await asyncio.wait(tasks, timeout=self.timeout)
         for task in tasks:
             task.cancel()  # if it's still running
+        # What the sender had in flight, or left waiting, didn't reach Redis.
+        self.counts.dropped += self._in_flight
+        self._in_flight = 0
+        while not pending.empty():
+            if pending.get_nowait() is not None:
+                self.counts.dropped += 1
         with contextlib.suppress(TimeoutError, RedisError, OSError):
             async with asyncio.timeout(self.timeout):
                 await client.aclose()
@@ -209,13 +277,13 @@ class RedisRooms(Rooms):
                     if message["type"] == "pmessage":
                         self._deliver(message)
                     elif message["type"] == "psubscribe":  # Redis confirms
-                        self.connected, backoff = True, 0.0
+                        self._connected, backoff = True, 0.0
                         tried.set()
                         if outage_logged:
                             logger.warning("Redis at %s is back", redacted(self.url))
                             outage_logged = False
             except (RedisError, OSError) as exc:
-                self.connected = False
+                self._connected = False
                 if not outage_logged:
                     logger.warning(
                         "Redis at %s is unreachable (%s); rooms reach this process "
@@ -240,6 +308,7 @@ class RedisRooms(Rooms):
         if origin == self.origin or kind not in (TEXT, BINARY):
             return  # sent to this process's members when published, or not ours
         room = message["channel"][len(self.prefix) :].decode(errors="replace")
+        self.counts.received += 1
         self.deliver(room, data[ORIGIN_SIZE + 1 :], text=kind == TEXT)
 
     async def _send(
@@ -255,13 +324,22 @@ class RedisRooms(Rooms):
             pipeline = client.pipeline(transaction=False)
             for item in batch:
                 if item is None:  # stop() asks to stop
-                    return
+                    break
                 channel, data = item
                 self._pending_bytes -= len(data)
                 pipeline.publish(channel, data)
+            self._in_flight = len(pipeline)  # stop() counts them if cancelled
+            try:
+                if self._in_flight:
+                    await pipeline.execute()
             # At most once: lost in an outage, which the subscription logs.
-            with contextlib.suppress(RedisError, OSError):
-                await pipeline.execute()
+            except (RedisError, OSError):
+                self.counts.dropped += self._in_flight
+            else:
+                self.counts.sent += self._in_flight
+            self._in_flight = 0
+            if None in batch:
+                return
 
 
 async def receive(pubsub: PubSub, patience: float) -> dict[str, Any]:
