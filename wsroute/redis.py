@@ -1,4 +1,4 @@
-"""
+r"""
 Rooms shared across processes and hosts, through Redis's publish/subscribe.
 
 ::
