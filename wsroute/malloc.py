@@ -54,7 +54,7 @@ def tune() -> bool:
     Set glibc's mmap and trim thresholds for asyncio's reads, if glibc runs.
 
     Returns:
-        :obj:`True` if the thresholds are set; :obj:`False` on another C
+        ``True`` if the thresholds are set; ``False`` on another C
         library, such as musl, on another system, or when ``GLIBC_TUNABLES``
         sets ``glibc.malloc`` parameters, which :func:`tune` leaves alone.
 

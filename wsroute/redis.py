@@ -87,9 +87,9 @@ class Counts:
     published: int = 0
     #: Of those, how many Redis took, for the other processes.
     sent: int = 0
-    #: Of those, how many reached this process's members only: published
-    #: while Redis was unreachable, beyond ``max_pending``, to a room that no
-    #: channel can name, or left waiting at shutdown.
+    #: Of those, how many reached this process's members only, as those
+    #: published while Redis was unreachable, beyond ``max_pending``, to a
+    #: room that no channel can name, or left waiting at shutdown.
     dropped: int = 0
     #: Messages that other processes published, received through Redis.
     received: int = 0
