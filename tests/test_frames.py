@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from wsroute import App, Connection, Limits
 
-from .conftest import TIMEOUT, handshake, serving
+from .conftest import TIMEOUT, handshake, probing, serving
 
 MAX_SIZE = 1000
 TEXT, BINARY, CONT, CLOSE, PING = 0x1, 0x2, 0x0, 0x8, 0x9
@@ -170,7 +170,8 @@ async def test_wsroute_closes_as_bare_websockets_does(
     caplog.set_level(logging.INFO)
     async with serving(echo_app(), max_size=MAX_SIZE) as url:
         port = int(url.rpartition(":")[2])
-        assert await close_code(port, CASES[name]) == oracle[name]
+        async with probing(url):
+            assert await close_code(port, CASES[name]) == oracle[name]
     assert [
         r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
     ] == []
