@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import signal
@@ -36,7 +35,7 @@ import tempfile
 from pathlib import Path
 
 import load
-from run import TUNABLES
+from run import TUNABLES, environment
 
 RUN = str(Path(__file__).with_name("run.py"))
 PATHS = {"handshake": ("/items/3", 101), "404": ("/nowhere", 404)}
@@ -64,13 +63,12 @@ def instructions(kind: str, rules: int, path: str, status: int, count: int) -> i
         command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
         command += [f"--cachegrind-out-file={out}", sys.executable, RUN]
         command += ["--serve", kind, str(rules)]
-        env = {**os.environ, "GLIBC_TUNABLES": TUNABLES}
         server = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=environment(TUNABLES),
         )
         try:
             assert server.stdout is not None
