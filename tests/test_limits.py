@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import socket
 import time
@@ -437,6 +438,46 @@ async def test_refused_handshakes_free_their_slot() -> None:
                 status, _, _ = await exchange(url, request)
                 assert status in {403, 404, 426}
         await probe_round_trip(url)
+
+
+def open_descriptors() -> int:
+    """How many files this process has open, from /proc."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (handshake("/echo"), 503),
+        (handshake("/nowhere"), 404),
+        (handshake("/echo?" + "a" * 9000), 414),
+    ],
+    ids=["over the limit", "no route", "malformed"],
+)
+async def test_a_refused_client_that_stays_holds_no_server_file(
+    request_bytes: bytes, status: int
+) -> None:
+    """The server closes a refused connection once answered, client or not."""
+    app = limited_app(Limits(max_connections=1 if status == 503 else None))
+    async with serving(app) as url, connect(f"{url}/echo"):
+        host, _, port = url.removeprefix("ws://").partition(":")
+        before = open_descriptors()
+        writers = []
+        for _ in range(20):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writers.append(writer)  # the client keeps its end open
+            writer.write(request_bytes)
+            async with asyncio.timeout(TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(f"HTTP/1.1 {status} ".encode())
+        # websockets would wait 10 s for the clients to close: close_timeout,
+        # or open_timeout for a malformed request.
+        async with asyncio.timeout(TIMEOUT):
+            while open_descriptors() > before + len(writers):
+                await asyncio.sleep(0.01)
+        for writer in writers:
+            writer.close()
 
 
 async def test_connections_per_client_beyond_the_limit_get_429() -> None:

@@ -141,6 +141,22 @@ class Connection(ServerConnection):
         ):
             self.cut_off(CloseCode.POLICY_VIOLATION, "too many messages")
 
+    def data_received(self, data: bytes) -> None:
+        """
+        Close the connection at once if its handshake request is malformed.
+
+        websockets answers a request that it can't parse, such as one with a
+        line over 8 KiB, with 400 or the like, then waits up to
+        ``open_timeout`` for the client to close the connection, which holds
+        one of the server's file descriptors meanwhile. As with the other
+        refusals (see :func:`wsroute.server.finish_refusal`), the server
+        closes it as soon as the answer is written.
+
+        """
+        super().data_received(data)
+        if self.request is None and self.protocol.handshake_exc is not None:
+            self.transport.close()
+
     async def keepalive(self) -> None:
         """
         Ping the client every ``ping_interval``; drop it if it doesn't answer.

@@ -242,7 +242,7 @@ def create_server(
 
         process_request = route_then_process_request  # type: ignore[assignment]
 
-    log_response = log_and_trace_answer if debug else log_refusal
+    log_response = log_and_trace_answer if debug else finish_refusal
     process_response: ProcessResponse = log_response
     then_respond: ProcessResponse | None = options.pop("process_response", None)
     if then_respond is not None:
@@ -321,11 +321,24 @@ def routed_request(app: App, router: Router, admission: Admission) -> RouteReque
     return route_request
 
 
-def log_refusal(
+def finish_refusal(
     connection: ServerConnection, request: Request, response: Response
 ) -> None:
-    """Log a handshake that ended with another answer than 101."""
-    if response.status_code != 101 and access_logger.isEnabledFor(logging.INFO):
+    """
+    End a handshake answered otherwise than with 101: log it, close at once.
+
+    After such an answer, websockets waits up to ``close_timeout`` for the
+    client to close the TCP connection. A client that doesn't holds one of
+    the server's file descriptors meanwhile, and a few hundred such clients
+    use up a process's limit, past which nobody can connect, and asyncio logs
+    an error for each attempt. So the server closes the connection as soon as
+    the answer is written.
+
+    """
+    if response.status_code == 101:
+        return
+    connection.close_timeout = 0
+    if access_logger.isEnabledFor(logging.INFO):
         log_access(connection, request, response.status_code, None)
 
 
@@ -334,7 +347,7 @@ def log_and_trace_answer(
 ) -> None:
     """In debug mode, tell how a handshake ended, then log it if refused."""
     trace_answer(cast(Connection, connection), response)
-    log_refusal(connection, request, response)
+    finish_refusal(connection, request, response)
 
 
 def log_access(
