@@ -45,6 +45,19 @@ def allocation_site(size: int = 256 * 1024) -> str:
         libc.free(address)
 
 
+@app.route("/loop-errors")
+async def loop_errors(ws: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    for _ in range(10):
+        loop.call_soon(fail)  # nothing catches what it raises
+    await asyncio.sleep(0)
+    await ws.send("failed 10 times")
+
+
+def fail() -> None:
+    raise OSError(24, "Too many open files")
+
+
 @app.route("/stuck")
 async def stuck(ws: Connection) -> None:
     await ws.send("stuck")

@@ -473,9 +473,11 @@ async def test_a_refused_client_that_stays_holds_no_server_file(
             assert head.startswith(f"HTTP/1.1 {status} ".encode())
         # websockets would wait 10 s for the clients to close: close_timeout,
         # or open_timeout for a malformed request.
-        async with asyncio.timeout(TIMEOUT):
-            while open_descriptors() > before + len(writers):
-                await asyncio.sleep(0.01)
+        for _ in range(TIMEOUT * 100):
+            if open_descriptors() <= before + len(writers):
+                break
+            await asyncio.sleep(0.01)
+        assert open_descriptors() == before + len(writers)
         for writer in writers:
             writer.close()
 

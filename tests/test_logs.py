@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 from websockets.typing import Subprotocol
 
 from wsroute import App, Connection
-from wsroute.logs import RedactingLogger
+from wsroute.logs import LoopErrors, RedactingLogger
 from wsroute.testing import TestServer
 
 
@@ -103,9 +104,9 @@ def test_a_repeated_error_is_logged_once_a_period(
         "no traceback",
     ]
     # Once the period is over, the next one tells how many were left out.
-    logger.errors = {
+    logger.repeats.errors = {
         key: (logged - 3600, left_out)
-        for key, (logged, left_out) in logger.errors.items()
+        for key, (logged, left_out) in logger.repeats.errors.items()
     }
     try:
         fail(5)
@@ -113,6 +114,43 @@ def test_a_repeated_error_is_logged_once_a_period(
         logger.error("handler %s failed", "f", exc_info=True)
     assert caplog.records[-1].getMessage() == (
         "handler f failed (and 4 times more since its last traceback)"
+    )
+    assert caplog.records[-1].exc_info is not None
+
+
+async def test_the_event_loop_logs_a_repeated_error_once_a_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Errors of the event loop show a traceback once a period, by line."""
+    loop = asyncio.get_running_loop()
+    handler = LoopErrors(repeats_after=3600)
+    caplog.set_level(logging.ERROR, logger="asyncio")
+
+    def fail() -> None:
+        raise OSError(24, "Too many open files")
+
+    for _ in range(5):
+        try:
+            fail()
+        except OSError as exc:
+            handler(loop, {"message": "socket.accept() failed", "exception": exc})
+    handler(loop, {"message": "no exception"})  # not throttled
+    handler(loop, {"message": "no exception"})
+    assert [record.getMessage() for record in caplog.records] == [
+        "socket.accept() failed",
+        "no exception",
+        "no exception",
+    ]
+    handler.repeats.errors = {
+        key: (logged - 3600, left_out)
+        for key, (logged, left_out) in handler.repeats.errors.items()
+    }
+    try:
+        fail()
+    except OSError as exc:
+        handler(loop, {"message": "socket.accept() failed", "exception": exc})
+    assert caplog.records[-1].getMessage() == (
+        "socket.accept() failed (and 4 times more since its last traceback)"
     )
     assert caplog.records[-1].exc_info is not None
 

@@ -69,6 +69,17 @@ async def test_signal_closes_connections(signum: int, code: int) -> None:
     assert "Traceback" not in log
 
 
+async def test_run_logs_a_repeated_error_of_the_loop_once() -> None:
+    """Ten callbacks fail the same way: one traceback."""
+    async with running(shutdown_timeout=5) as (process, url):
+        async with connect(f"{url}/loop-errors") as ws:
+            assert await ws.recv() == "failed 10 times"
+        process.send_signal(signal.SIGTERM)
+        log = await finish(process)
+    assert log.count("Traceback") == 1
+    assert "OSError: [Errno 24] Too many open files" in log
+
+
 async def test_shutdown_waits_a_bounded_time_for_handlers() -> None:
     """A handler that ignores the close is cancelled after shutdown_timeout."""
     async with running(shutdown_timeout=0.2) as (process, url):

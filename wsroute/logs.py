@@ -1,5 +1,5 @@
 """
-Keeping secrets out of websockets' debug log.
+Keeping secrets out of websockets' debug log, and repeats out of every log.
 
 At DEBUG level, websockets logs each request line, each header and each
 frame. Those carry credentials: a token in the query string, a ``Cookie`` or
@@ -8,10 +8,17 @@ first message. :class:`RedactingLogger` stands between websockets and the
 logger it was given, and replaces them before they're logged; at INFO level
 and above, it costs one method call per record.
 
+An error that every connection meets, such as a bug in a handler, or that
+repeats by itself, such as asyncio's failures to accept connections once
+the process is out of file descriptors, must not fill the disk either:
+:class:`RedactingLogger`, and :class:`LoopErrors` for asyncio, log the same
+error with its traceback once a minute at most.
+
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sys
@@ -20,7 +27,7 @@ from typing import Any
 
 from websockets.frames import Frame, Opcode
 
-__all__ = ["RedactingLogger"]
+__all__ = ["LoopErrors", "RedactingLogger", "Repeats"]
 
 SECRET_HEADERS = {
     "authorization",
@@ -59,10 +66,7 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
         repeats_after: float = 60.0,
     ) -> None:
         super().__init__(logger, {})
-        self.repeats_after = repeats_after
-        # For each error, by where it was raised: when its traceback was
-        # last logged, and how many times it was left out since.
-        self.errors: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self.repeats = Repeats(repeats_after)
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         """Log a record, once its credentials are left out."""
@@ -77,7 +81,7 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
         elif level >= logging.ERROR and kwargs.get("exc_info"):
             exc = exception(kwargs["exc_info"])
             if exc is not None:
-                left_out = self.left_out(msg, exc)
+                left_out = self.repeats.left_out(msg, exc)
                 if left_out is None:
                     return
                 if left_out:
@@ -86,6 +90,22 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
         # Records name websockets' line, not this one.
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
         self.logger.log(level, msg, *args, **kwargs)
+
+
+class Repeats:
+    """
+    Tell when an error repeats too often to log its traceback each time.
+
+    Errors count as the same when they have the same message and type and
+    were raised on the same line.
+
+    """
+
+    def __init__(self, repeats_after: float = 60.0) -> None:
+        self.repeats_after = repeats_after
+        # For each error, by where it was raised: when its traceback was
+        # last logged, and how many times it was left out since.
+        self.errors: dict[tuple[Any, ...], tuple[float, int]] = {}
 
     def left_out(self, msg: str, exc: BaseException) -> int | None:
         """
@@ -117,6 +137,40 @@ class RedactingLogger(logging.LoggerAdapter[Any]):
             return None
         self.errors[key] = (now, 0)
         return left_out
+
+
+class LoopErrors:
+    """
+    An exception handler for an event loop that logs each error once a minute.
+
+    asyncio logs what a callback raised with nobody to catch it, with its
+    traceback, on the ``asyncio`` logger. Some of those repeat without end:
+    a process out of file descriptors fails each ``accept()``, and asyncio
+    logs each failure, tens of thousands a second. Like
+    :class:`RedactingLogger` for websockets' errors, this handler logs the
+    same error, raised on the same line, once every ``repeats_after``
+    seconds at most, and the next time says how many times it was left out.
+    :func:`wsroute.run` sets it on its event loop.
+
+    """
+
+    def __init__(self, repeats_after: float = 60.0) -> None:
+        self.repeats = Repeats(repeats_after)
+
+    def __call__(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        """Log an error that asyncio reports, unless it's logged too often."""
+        exc = context.get("exception")
+        if isinstance(exc, BaseException):
+            message = context.get("message", "Unhandled exception in event loop")
+            left_out = self.repeats.left_out(message, exc)
+            if left_out is None:
+                return
+            if left_out:
+                more = f"(and {left_out} times more since its last traceback)"
+                context = {**context, "message": f"{message} {more}"}
+        loop.default_exception_handler(context)
 
 
 def redact(msg: str, args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -62,7 +62,7 @@ from .handshake import (
 from .http import wants_upgrade
 from .lifecycle import ConnectionHook, Lifecycle, call, find_error_handler
 from .limits import Admission, apply_limits
-from .logs import RedactingLogger
+from .logs import LoopErrors, RedactingLogger
 from .routing import Router, describe
 from .workers import run_workers
 
@@ -559,6 +559,9 @@ def run(
     :exc:`asyncio.CancelledError` keeps the process alive: let it propagate.
 
     Signals are caught on Unix; elsewhere, Ctrl-C interrupts the server.
+    The same error of the event loop, such as a failure to accept a
+    connection when the process is out of file descriptors, is logged once
+    a minute at most (see :class:`~wsroute.logs.LoopErrors`).
 
     Args:
         app: The app to serve.
@@ -661,6 +664,7 @@ async def serve_until_stopped(
     for signum, code in STOP_SIGNALS.items():
         with contextlib.suppress(NotImplementedError):  # signals on Windows
             loop.add_signal_handler(signum, on_signal, code)
+    loop.set_exception_handler(LoopErrors())
 
     if options.get("sock") is not None:
         host = port = None
