@@ -681,7 +681,13 @@ ATTACKS = {
 
 
 def attack_process(name: str, port: int) -> None:
-    """Run an attack; print its figures as JSON, after any ``kill`` lines."""
+    """
+    Run an attack; print "start", any ``kill`` lines, then figures as JSON.
+
+    "start" tells the driver that this process has started, which takes
+    the time of its core: the probe's round trips count from then.
+
+    """
     pin(1)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -689,6 +695,7 @@ def attack_process(name: str, port: int) -> None:
     def kill(signal_name: str) -> None:
         print("kill", signal_name, flush=True)
 
+    print("start", flush=True)
     figures = asyncio.run(ATTACKS[name].run(port, kill))
     print(json.dumps(figures), flush=True)
 
@@ -757,18 +764,22 @@ async def attack(name: str, kind: str) -> Figures:
                 env=environment(TUNABLES),
             )
             signalled: float | None = None
+            started = False
 
             async def obey() -> Figures:
                 """Send the signals the attacker asks for; return its figures."""
-                nonlocal signalled
+                nonlocal signalled, started
                 assert attacker.stdout is not None
                 async for line in attacker.stdout:
                     command, _, argument = line.decode().strip().partition(" ")
-                    if command != "kill":
+                    if command == "start":
+                        started = True
+                    elif command == "kill":
+                        server.process.send_signal(signal.Signals[f"SIG{argument}"])
+                        signalled = time.monotonic()
+                    else:
                         figures: Figures = json.loads(line)
                         return figures
-                    server.process.send_signal(signal.Signals[f"SIG{argument}"])
-                    signalled = time.monotonic()
                 raise RuntimeError(f"the {name} attack printed no figures")
 
             attacking = asyncio.create_task(obey())
@@ -782,7 +793,9 @@ async def attack(name: str, kind: str) -> Figures:
                 if probe.close_code is None:
                     with suppress(ConnectionClosed):
                         try:
-                            during.append(await round_trip(probe))
+                            latency = await round_trip(probe)
+                            if started:
+                                during.append(latency)
                         except TimeoutError:
                             timeouts += 1
                 await asyncio.sleep(0.01)
