@@ -278,3 +278,15 @@ async def read_urls(
                 if len(found) == urls:
                     break
     return found
+
+
+def without_coverage() -> dict[str, str]:
+    """
+    The environment of this process, without measuring coverage.
+
+    coverage, started in a child process, may free a mapped block of memory,
+    which raises glibc's mmap threshold: the block that the child allocates
+    next is then taken from the heap, tuned or not.
+
+    """
+    return {key: value for key, value in os.environ.items() if "COVERAGE" not in key}

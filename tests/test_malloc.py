@@ -11,7 +11,7 @@ import pytest
 
 from wsroute import malloc
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, without_coverage
 
 ROOT = Path(__file__).parent.parent
 
@@ -26,7 +26,8 @@ glibc_only = pytest.mark.skipif(not malloc.is_glibc(), reason="glibc only")
 
 def probe(tunables: str | None) -> str:
     """Run PROBE in a fresh process with ``GLIBC_TUNABLES``; return its output."""
-    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    env = without_coverage()
+    env.pop("GLIBC_TUNABLES", None)
     if tunables is not None:
         env["GLIBC_TUNABLES"] = tunables
     done = subprocess.run(
@@ -39,6 +40,12 @@ def probe(tunables: str | None) -> str:
         timeout=TIMEOUT,
     )
     return done.stdout.strip()
+
+
+@glibc_only
+def test_tune_sets_both_thresholds() -> None:
+    """On glibc, tune() sets the thresholds, here in the test's own process."""
+    assert malloc.tune()
 
 
 @glibc_only

@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -18,17 +19,26 @@ from wsroute import App
 from wsroute.malloc import is_glibc
 from wsroute.server import address
 
-from .conftest import TIMEOUT, free_port, handshake, launch, port_of
+from .conftest import (
+    TIMEOUT,
+    free_port,
+    handshake,
+    launch,
+    port_of,
+    without_coverage,
+)
 
 RUN_APP = "tests.run_app"
 
 
 @asynccontextmanager
 async def running(
-    shutdown_timeout: float, *options: str
+    shutdown_timeout: float, *options: str, **launch_options: Any
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """Start tests/run_app.py; yield the process and the URL it logged."""
-    process, [url] = await launch(RUN_APP, str(shutdown_timeout), *options)
+    process, [url] = await launch(
+        RUN_APP, str(shutdown_timeout), *options, **launch_options
+    )
     try:
         yield process, url
     finally:
@@ -153,7 +163,7 @@ async def test_run_keeps_the_logging_of_the_program() -> None:
 )
 async def test_run_tunes_malloc_for_reads(options: tuple[str, ...], site: str) -> None:
     """run() puts blocks as large as asyncio's read buffer on the heap."""
-    async with running(5, *options) as (process, url):
+    async with running(5, *options, env=without_coverage()) as (process, url):
         async with connect(f"{url}/malloc") as ws:
             assert await ws.recv() == site
         process.send_signal(signal.SIGTERM)

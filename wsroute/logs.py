@@ -150,7 +150,7 @@ class LoopErrors:
     :class:`RedactingLogger` for websockets' errors, this handler logs the
     same error, raised on the same line, once every ``repeats_after``
     seconds at most, and the next time says how many times it was left out.
-    :func:`wsroute.run` sets it on its event loop.
+    :func:`wsroute.server.run` sets it on its event loop.
 
     """
 
