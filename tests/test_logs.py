@@ -9,7 +9,7 @@ import pytest
 from websockets.typing import Subprotocol
 
 from wsroute import App, Connection
-from wsroute.logs import LoopErrors, RedactingLogger
+from wsroute.logs import LoopErrors, RedactingLogger, Repeats
 from wsroute.testing import TestServer
 
 
@@ -75,6 +75,14 @@ def test_debug_tracebacks_become_one_line(caplog: pytest.LogCaptureFixture) -> N
     ]
 
 
+def end_period(repeats: Repeats) -> None:
+    """Make as if each error was last logged a period ago."""
+    repeats.errors = {
+        key: (logged - repeats.repeats_after, left_out)
+        for key, (logged, left_out) in repeats.errors.items()
+    }
+
+
 def test_a_repeated_error_is_logged_once_a_period(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -104,10 +112,7 @@ def test_a_repeated_error_is_logged_once_a_period(
         "no traceback",
     ]
     # Once the period is over, the next one tells how many were left out.
-    logger.repeats.errors = {
-        key: (logged - 3600, left_out)
-        for key, (logged, left_out) in logger.repeats.errors.items()
-    }
+    end_period(logger.repeats)
     try:
         fail(5)
     except ValueError:
@@ -141,10 +146,7 @@ async def test_the_event_loop_logs_a_repeated_error_once_a_period(
         "no exception",
         "no exception",
     ]
-    handler.repeats.errors = {
-        key: (logged - 3600, left_out)
-        for key, (logged, left_out) in handler.repeats.errors.items()
-    }
+    end_period(handler.repeats)
     try:
         fail()
     except OSError as exc:
