@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 
 from wsroute import App, Connection, InvalidMessage, MessageRouter
 from wsroute.routing import Router
+
+from .conftest import without_coverage
 
 # Bounded, so that the suite stays fast: 200 examples each.
 PROPERTIES = settings(max_examples=200, deadline=None)
@@ -172,7 +173,7 @@ def test_a_fuzz_run_of_the_dispatchers_finds_no_crash() -> None:
     """100,000 inputs from atheris each route or get a documented error."""
     pytest.importorskip("atheris")
     # Not measured by coverage, which would slow it down tenfold.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    env = without_coverage()
     script = Path(__file__).with_name("fuzz_dispatch.py")
     done = subprocess.run(
         [sys.executable, str(script), "-runs=100000", "-max_total_time=60"],
